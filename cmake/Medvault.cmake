@@ -1,0 +1,35 @@
+include(GoogleTest)
+
+# medvault_module(NAME DEPS x y)
+# A module is the folder src/NAME: its *.cc files (but *_test.cc and
+# *_fuzz.cc) make the static library `mv_NAME`; its *_test.cc files make the
+# GoogleTest binary `NAME_test`. Public headers are included as "NAME/x.h".
+function(medvault_module name)
+  cmake_parse_arguments(M "" "" "DEPS;TEST_DEPS" ${ARGN})
+  file(GLOB all CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/*.cc)
+  set(srcs)
+  set(tests)
+  foreach(f ${all})
+    if(f MATCHES "_test\\.cc$")
+      list(APPEND tests ${f})
+    elseif(NOT f MATCHES "_fuzz\\.cc$")
+      list(APPEND srcs ${f})
+    endif()
+  endforeach()
+  if(srcs)
+    add_library(mv_${name} STATIC ${srcs})
+    target_include_directories(mv_${name} PUBLIC ${PROJECT_SOURCE_DIR}/src)
+    target_link_libraries(mv_${name} PUBLIC ${M_DEPS})
+  else()
+    add_library(mv_${name} INTERFACE)
+    target_include_directories(mv_${name} INTERFACE ${PROJECT_SOURCE_DIR}/src)
+    target_link_libraries(mv_${name} INTERFACE ${M_DEPS})
+  endif()
+  if(tests)
+    add_executable(${name}_test ${tests})
+    target_link_libraries(${name}_test PRIVATE mv_${name} ${M_TEST_DEPS} GTest::gmock GTest::gtest GTest::gtest_main)
+    gtest_discover_tests(${name}_test DISCOVERY_MODE PRE_TEST
+                         PROPERTIES LABELS unit
+                         ENVIRONMENT "MEDVAULT_SHARED=${PROJECT_SOURCE_DIR}/../shared")
+  endif()
+endfunction()

@@ -1,0 +1,360 @@
+// The medvault command line. Every command exits 0 on success, or non-zero
+// with one line "medvault: <message>" on stderr (exit codes: common/errors.h).
+#include <sys/stat.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+
+#include "cli/import.h"
+#include "cli/secrets.h"
+#include "common/file.h"
+#include "crypto/secret.h"
+#include "demo/generator.h"
+#include "http/server.h"
+#include "vault/vault.h"
+
+namespace mv = medvault;
+
+namespace {
+
+int fail(const mv::Error& e) {
+  std::fprintf(stderr, "medvault: %s\n", e.message.c_str());
+  return mv::error_info(e.code).exit_code;
+}
+
+mv::vault::RequestContext admin_ctx(const char* purpose = "HOPERAT") {
+  mv::vault::RequestContext ctx;
+  ctx.subject = {"system", "system", {}};
+  ctx.purpose = purpose;
+  ctx.address = "cli";
+  return ctx;
+}
+
+// Test suites set MEDVAULT_TEST_FAST_KDF=1 so that each of hundreds of
+// unseals does not cost 256 MiB and a second; the parameters are recorded in
+// the seal file, so a vault made that way stays weak: never for real data.
+mv::crypto::Argon2Params argon2_params() {
+  const char* fast = std::getenv("MEDVAULT_TEST_FAST_KDF");
+  if (fast && std::string(fast) == "1") return mv::crypto::Argon2Params::interactive();
+  return mv::crypto::Argon2Params::moderate();
+}
+
+// "90s", "30m", "8h", "90d" or plain seconds.
+mv::Result<int64_t> parse_duration_ms(const std::string& s) {
+  if (s.empty()) return mv::make_error(mv::Errc::invalid, "empty duration");
+  size_t pos = 0;
+  long long n = 0;
+  try {
+    n = std::stoll(s, &pos);
+  } catch (...) {
+    return mv::make_error(mv::Errc::invalid, "bad duration \"" + s + "\" (e.g. 30m, 8h, 90d)");
+  }
+  std::string unit = s.substr(pos);
+  long long mult = 1000;
+  if (unit == "m") mult = 60'000;
+  else if (unit == "h") mult = 3'600'000;
+  else if (unit == "d") mult = 86'400'000;
+  else if (!unit.empty() && unit != "s")
+    return mv::make_error(mv::Errc::invalid, "bad duration \"" + s + "\" (e.g. 30m, 8h, 90d)");
+  if (n <= 0 || n > 3650LL * 86'400) return mv::make_error(mv::Errc::invalid, "duration out of range");
+  return static_cast<int64_t>(n * mult);
+}
+
+struct Common {
+  std::string data;
+  mv::cli::SecretSources secrets;
+  void add_to(CLI::App* app, bool data_required = true) {
+    auto* o = app->add_option("--data", data, "vault directory");
+    if (data_required) o->required();
+    app->add_option("--passphrase-file", secrets.passphrase_file,
+                    "read the passphrase from this file (else MEDVAULT_PASSPHRASE, else a prompt)");
+    app->add_option("--key-file", secrets.key_file, "unseal with this key file");
+    app->add_option("--share", secrets.share_files, "unseal with recovery share files (k of them)");
+  }
+  mv::Result<std::unique_ptr<mv::vault::Vault>> open() const {
+    MV_ASSIGN(auto how, mv::cli::unsealer_from(secrets));
+    return mv::vault::Vault::open(data, how);
+  }
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  ::umask(077);  // every file medvault creates is private to its user
+  if (!mv::crypto::init()) {
+    std::fprintf(stderr, "medvault: libsodium cannot be initialised\n");
+    return 10;
+  }
+  CLI::App app{"medvault: the patient-records vault of a medical practice"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "medvault 0.1.0");
+  int rc = 0;
+
+  // init
+  Common init_c;
+  int shares = 0, threshold = 0;
+  std::string kit;
+  auto* init = app.add_subcommand("init", "create a vault");
+  init->add_option("--data", init_c.data, "vault directory")->required();
+  init->add_option("--passphrase-file", init_c.secrets.passphrase_file, "read the passphrase from this file");
+  init->add_option("--key-file", init_c.secrets.key_file, "also seal the master key under this key file");
+  init->add_option("--shares", shares, "split a recovery key into N shares");
+  init->add_option("--threshold", threshold, "K shares unseal");
+  init->add_option("--kit", kit, "directory for the recovery kit (share files and instructions)");
+  init->callback([&] {
+    mv::vault::InitOptions o;
+    o.dir = init_c.data;
+    o.shares = shares;
+    o.threshold = threshold;
+    o.kit_dir = kit;
+    o.argon2 = argon2_params();
+    auto pass = mv::cli::read_passphrase(init_c.secrets.passphrase_file, "MEDVAULT_PASSPHRASE",
+                                         "New vault passphrase: ", true);
+    if (pass.ok()) o.passphrase = std::move(pass).value();
+    else if (init_c.secrets.key_file.empty() && shares == 0) { rc = fail(pass.error()); return; }
+    if (!init_c.secrets.key_file.empty()) {
+      auto kf = mv::read_file(init_c.secrets.key_file, 1024 * 1024);
+      if (!kf.ok()) { rc = fail(kf.error()); return; }
+      if (kf->size() < 32) { rc = fail(mv::make_error(mv::Errc::invalid, "key file must hold at least 32 bytes")); return; }
+      o.keyfile = std::move(kf).value();
+    }
+    auto st = mv::vault::Vault::init(o);
+    if (!st.ok()) { rc = fail(st.error()); return; }
+    auto tls = mv::http::create_self_signed(std::filesystem::path(init_c.data) / "tls");
+    if (!tls.ok()) { rc = fail(tls.error()); return; }
+    std::printf("vault created in %s\n", init_c.data.c_str());
+    if (shares) std::printf("recovery kit: %d shares, any %d unseal; written to %s\n", shares, threshold, kit.c_str());
+  });
+
+  // serve
+  Common serve_c;
+  mv::http::ServeOptions serve_opts;
+  auto* serve = app.add_subcommand("serve", "run the HTTPS FHIR server");
+  serve_c.add_to(serve);
+  serve->add_option("--listen", serve_opts.listen, "HOST:PORT (port 0: any free port)");
+  serve->add_option("--threads", serve_opts.threads, "worker threads (0: one per core)");
+  serve->callback([&] {
+    auto v = serve_c.open();
+    if (!v.ok()) { rc = fail(v.error()); return; }
+    auto st = mv::http::serve(**v, serve_opts);
+    if (!st.ok()) rc = fail(st.error());
+  });
+
+  // import
+  Common import_c;
+  std::vector<std::string> import_files;
+  auto* imp = app.add_subcommand("import", "import FHIR NDJSON or Bundle files");
+  import_c.add_to(imp);
+  imp->add_option("files", import_files, "files")->required();
+  imp->callback([&] {
+    auto v = import_c.open();
+    if (!v.ok()) { rc = fail(v.error()); return; }
+    auto sum = mv::cli::run_import((*v)->repository(), admin_ctx(), import_files);
+    if (!sum.ok()) { rc = fail(sum.error()); return; }
+    std::fprintf(stderr, "imported %llu resources (%llu new, %llu updated, %llu unchanged) in %.1f s, %.0f/s; %llu rejected\n",
+                 (unsigned long long)sum->accepted, (unsigned long long)sum->created,
+                 (unsigned long long)sum->updated, (unsigned long long)sum->unchanged, sum->seconds,
+                 sum->seconds > 0 ? sum->accepted / sum->seconds : 0.0, (unsigned long long)sum->rejected);
+    if (sum->rejected) rc = 1;
+  });
+
+  // export
+  Common export_c;
+  auto* exp = app.add_subcommand("export", "write every current resource as NDJSON on stdout (audited)");
+  export_c.add_to(exp);
+  exp->callback([&] {
+    auto v = export_c.open();
+    if (!v.ok()) { rc = fail(v.error()); return; }
+    auto st = (*v)->repository().export_all(admin_ctx(), [](const mv::vault::StoredResource& r) {
+      std::fwrite(r.json.data(), 1, r.json.size(), stdout);
+      std::fputc('\n', stdout);
+      return !std::ferror(stdout);
+    });
+    std::fflush(stdout);
+    if (!st.ok()) rc = fail(st.error());
+  });
+
+  // key rotate / key passphrase
+  auto* key = app.add_subcommand("key", "key management");
+  key->require_subcommand(1);
+  Common rotate_c;
+  auto* rotate = key->add_subcommand("rotate", "new key-encryption key; re-wrap every data key");
+  rotate_c.add_to(rotate);
+  rotate->callback([&] {
+    auto v = rotate_c.open();
+    if (!v.ok()) { rc = fail(v.error()); return; }
+    auto st = (*v)->rotate_kek(admin_ctx());
+    if (!st.ok()) { rc = fail(st.error()); return; }
+    auto s = (*v)->status();
+    if (s.ok()) std::printf("key-encryption key is now version %u; %llu data keys re-wrapped\n", s->kek_version,
+                            (unsigned long long)s->data_keys);
+  });
+  Common pass_c;
+  std::string new_pass_file;
+  auto* passwd = key->add_subcommand("passphrase", "change the passphrase (new one from --new-passphrase-file, MEDVAULT_NEW_PASSPHRASE or a prompt)");
+  pass_c.add_to(passwd);
+  passwd->add_option("--new-passphrase-file", new_pass_file, "file holding the new passphrase");
+  passwd->callback([&] {
+    auto v = pass_c.open();
+    if (!v.ok()) { rc = fail(v.error()); return; }
+    auto np = mv::cli::read_passphrase(new_pass_file, "MEDVAULT_NEW_PASSPHRASE", "New passphrase: ", true);
+    if (!np.ok()) { rc = fail(np.error()); return; }
+    auto st = (*v)->change_passphrase(admin_ctx(), *np, argon2_params());
+    if (!st.ok()) { rc = fail(st.error()); return; }
+    std::printf("passphrase changed\n");
+  });
+
+  // status
+  Common status_c;
+  auto* status = app.add_subcommand("status", "show the state of the vault");
+  status_c.add_to(status);
+  status->callback([&] {
+    auto v = status_c.open();
+    if (!v.ok()) { rc = fail(v.error()); return; }
+    auto s = (*v)->status();
+    if (!s.ok()) { rc = fail(s.error()); return; }
+    std::printf("vault id:              %s\nstore:                 %s (schema %d)\n", s->vault_id.c_str(),
+                s->store_kind.c_str(), s->schema_version);
+    std::printf("resources:             %llu\naudit entries:         %llu\n", (unsigned long long)s->resources,
+                (unsigned long long)s->audit_entries);
+    std::printf("key-encryption key:    version %u\ndata keys:             %llu\n", s->kek_version,
+                (unsigned long long)s->data_keys);
+    std::printf("unseal with:           %s%s%s\n", s->has_passphrase ? "passphrase " : "",
+                s->has_keyfile ? "key-file " : "",
+                s->recovery_shares ? ("recovery " + std::to_string(s->recovery_threshold) + "-of-" +
+                                      std::to_string(s->recovery_shares)).c_str() : "");
+    std::printf("keys locked in memory: %s\n", s->keys_locked_in_memory ? "yes" : "NO (raise RLIMIT_MEMLOCK)");
+  });
+
+  // check
+  Common check_c;
+  auto* check = app.add_subcommand("check", "verify the store, the audit chain and that every record decrypts");
+  check_c.add_to(check);
+  check->callback([&] {
+    auto v = check_c.open();
+    if (!v.ok()) { rc = fail(v.error()); return; }
+    auto st = (*v)->verify();
+    if (!st.ok()) { rc = fail(st.error()); return; }
+    std::printf("ok\n");
+  });
+
+  // audit verify
+  auto* audit = app.add_subcommand("audit", "the audit log");
+  audit->require_subcommand(1);
+  Common audit_c;
+  auto* averify = audit->add_subcommand("verify", "recompute every hash and the MAC chain");
+  audit_c.add_to(averify);
+  averify->callback([&] {
+    auto v = audit_c.open();
+    if (!v.ok()) { rc = fail(v.error()); return; }
+    auto st = (*v)->verify();
+    if (!st.ok()) { rc = fail(st.error()); return; }
+    auto s = (*v)->status();
+    std::printf("audit log ok: %llu entries\n", s.ok() ? (unsigned long long)s->audit_entries : 0ULL);
+  });
+
+  // user add / list / disable
+  auto* user = app.add_subcommand("user", "accounts");
+  user->require_subcommand(1);
+  Common user_c;
+  std::string username, role;
+  std::vector<std::string> scopes;
+  auto* uadd = user->add_subcommand("add", "add an account");
+  user_c.add_to(uadd);
+  uadd->add_option("username", username, "user name")->required();
+  uadd->add_option("--role", role, "physician, nurse, reception, manager, it-admin, auditor, patient, service")->required();
+  uadd->add_option("--scope", scopes, "SMART system scope for service accounts, e.g. system/Patient.rs");
+  uadd->callback([&] {
+    auto v = user_c.open();
+    if (!v.ok()) { rc = fail(v.error()); return; }
+    auto st = (*v)->accounts().add_user(admin_ctx(), username, role, scopes);
+    if (!st.ok()) { rc = fail(st.error()); return; }
+    std::printf("user %s added with role %s\n", username.c_str(), role.c_str());
+  });
+  auto* ulist = user->add_subcommand("list", "list accounts");
+  Common ulist_c;
+  ulist_c.add_to(ulist);
+  ulist->callback([&] {
+    auto v = ulist_c.open();
+    if (!v.ok()) { rc = fail(v.error()); return; }
+    auto users = (*v)->accounts().list_users(admin_ctx());
+    if (!users.ok()) { rc = fail(users.error()); return; }
+    for (const auto& u : *users) std::printf("%s\t%s%s\n", u.username.c_str(), u.role.c_str(), u.disabled ? "\tdisabled" : "");
+  });
+  auto* udis = user->add_subcommand("disable", "disable an account and revoke its tokens");
+  Common udis_c;
+  std::string dis_user;
+  udis_c.add_to(udis);
+  udis->add_option("username", dis_user, "user name")->required();
+  udis->callback([&] {
+    auto v = udis_c.open();
+    if (!v.ok()) { rc = fail(v.error()); return; }
+    auto st = (*v)->accounts().set_disabled(admin_ctx(), dis_user, true);
+    if (!st.ok()) rc = fail(st.error());
+  });
+
+  // token issue / revoke
+  auto* token = app.add_subcommand("token", "API bearer tokens");
+  token->require_subcommand(1);
+  Common tissue_c;
+  std::string tuser, ttl = "8h";
+  auto* tissue = token->add_subcommand("issue", "issue a token (printed once; stored only as a hash)");
+  tissue_c.add_to(tissue);
+  tissue->add_option("--user", tuser, "account")->required();
+  tissue->add_option("--ttl", ttl, "lifetime, e.g. 30m, 8h, 90d (default 8h)");
+  tissue->callback([&] {
+    auto ms = parse_duration_ms(ttl);
+    if (!ms.ok()) { rc = fail(ms.error()); return; }
+    auto v = tissue_c.open();
+    if (!v.ok()) { rc = fail(v.error()); return; }
+    auto t = (*v)->accounts().issue_token(admin_ctx(), tuser, *ms);
+    if (!t.ok()) { rc = fail(t.error()); return; }
+    std::printf("%s\n", t->token.c_str());
+    std::fprintf(stderr, "token id %s for %s\n", t->token_id.c_str(), tuser.c_str());
+  });
+  Common trevoke_c;
+  std::string tid, revoke_user;
+  auto* trevoke = token->add_subcommand("revoke", "revoke a token by id, or every token of a user");
+  trevoke_c.add_to(trevoke);
+  trevoke->add_option("--id", tid, "token id");
+  trevoke->add_option("--user", revoke_user, "revoke every token of this user");
+  trevoke->callback([&] {
+    auto v = trevoke_c.open();
+    if (!v.ok()) { rc = fail(v.error()); return; }
+    mv::Status st = !tid.empty() ? (*v)->accounts().revoke_token(admin_ctx(), tid)
+                  : !revoke_user.empty() ? (*v)->accounts().revoke_all(admin_ctx(), revoke_user)
+                  : mv::Status(mv::make_error(mv::Errc::invalid, "give --id or --user"));
+    if (!st.ok()) rc = fail(st.error());
+  });
+
+  // demo-data
+  mv::demo::Options demo_opts;
+  auto* demo = app.add_subcommand("demo-data", "write deterministic synthetic patients as FHIR NDJSON on stdout");
+  demo->add_option("--patients", demo_opts.patients, "number of patients")->required();
+  demo->add_option("--seed", demo_opts.seed, "random seed");
+  demo->callback([&] {
+    if (auto st = mv::demo::validate_options(demo_opts); !st.ok()) { rc = fail(st.error()); return; }
+    std::string buf;
+    buf.reserve(1 << 20);
+    mv::demo::generate(demo_opts, [&](std::string_view json) {
+      buf.append(json);
+      buf.push_back('\n');
+      if (buf.size() > (1 << 20)) {
+        std::fwrite(buf.data(), 1, buf.size(), stdout);
+        buf.clear();
+      }
+    });
+    std::fwrite(buf.data(), 1, buf.size(), stdout);
+  });
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return app.exit(e);
+    std::fprintf(stderr, "medvault: %s\n", e.what());
+    return 2;
+  }
+  return rc;
+}

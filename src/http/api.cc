@@ -1,0 +1,198 @@
+#include "http/api.h"
+
+#include <boost/json/serialize.hpp>
+#include <cctype>
+
+#include "http/fhir_handlers.h"
+#include "http/log.h"
+#include "http/outcome.h"
+#include "http/router.h"
+
+namespace medvault::http {
+
+namespace {
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i)
+    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i])))
+      return false;
+  return true;
+}
+
+// Purpose of use: a v3 ActReason code, upper-case letters only.
+bool is_purpose_code(std::string_view s) {
+  if (s.empty() || s.size() > 20) return false;
+  for (char c : s)
+    if (c < 'A' || c > 'Z') return false;
+  return true;
+}
+
+Response unauthenticated(const Request& req, bool token_given) {
+  Response r = error_response(
+      make_error(Errc::unauthenticated, token_given ? "invalid or expired bearer token"
+                                                    : "authentication required (Authorization: Bearer)"),
+      req.request_id);
+  r.set("WWW-Authenticate",
+        token_given ? "Bearer realm=\"medvault\", error=\"invalid_token\"" : "Bearer realm=\"medvault\"");
+  return r;
+}
+
+}  // namespace
+
+void add_security_headers(Response& r, std::string_view request_id) {
+  r.set("Strict-Transport-Security", "max-age=63072000; includeSubDomains");
+  r.set("Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'");
+  r.set("X-Content-Type-Options", "nosniff");
+  r.set("X-Frame-Options", "DENY");
+  r.set("Referrer-Policy", "no-referrer");
+  r.set("Cache-Control", "no-store");
+  r.set("X-Request-Id", std::string(request_id));
+}
+
+bool is_loopback(std::string_view a) {
+  if (a.starts_with("::ffff:")) a.remove_prefix(7);
+  return a.starts_with("127.") || a == "::1";
+}
+
+std::string_view bearer_token(std::string_view h) {
+  if (h.size() < 7 || !iequals(h.substr(0, 6), "Bearer") || h[6] != ' ') return {};
+  h.remove_prefix(7);
+  while (!h.empty() && h.front() == ' ') h.remove_prefix(1);
+  while (!h.empty() && h.back() == ' ') h.remove_suffix(1);
+  size_t i = 0;
+  while (i < h.size() && (std::isalnum(static_cast<unsigned char>(h[i])) || std::string_view("-._~+/").find(h[i]) != std::string_view::npos))
+    ++i;
+  const size_t body = i;
+  while (i < h.size() && h[i] == '=') ++i;
+  if (body == 0 || i != h.size() || h.size() > 512) return {};
+  return h;
+}
+
+bool is_safe_host(std::string_view host) {
+  if (host.empty() || host.size() > 255) return false;
+  size_t end = host.size();
+  if (host.front() == '[') {
+    end = host.find(']');
+    if (end == std::string_view::npos) return false;
+    for (char c : host.substr(1, end - 1))
+      if (!std::isxdigit(static_cast<unsigned char>(c)) && c != ':' && c != '.') return false;
+    ++end;
+  } else {
+    end = host.find(':');
+    if (end == std::string_view::npos) end = host.size();
+    if (end == 0) return false;
+    for (char c : host.substr(0, end))
+      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '.') return false;
+  }
+  if (end == host.size()) return true;
+  if (host[end] != ':' || end + 1 == host.size() || host.size() - end - 1 > 5) return false;
+  for (char c : host.substr(end + 1))
+    if (!std::isdigit(static_cast<unsigned char>(c))) return false;
+  return true;
+}
+
+Api::Api(vault::Vault& vault, Metrics& metrics, ApiOptions opts)
+    : vault_(vault), metrics_(metrics), opts_(std::move(opts)) {}
+
+Response Api::handle(const Request& req) {
+  Response r;
+  try {
+    r = dispatch(req);
+  } catch (const std::exception& e) {
+    // A third-party exception escaped a handler: answer 500 and log the type
+    // of failure only (what() could quote input).
+    log::event(log::Level::error, {{"event", "exception"}, {"request_id", req.request_id}});
+    r = error_response(make_error(Errc::internal, "unexpected exception"), req.request_id);
+  }
+  add_security_headers(r, req.request_id);
+  return r;
+}
+
+Response Api::dispatch(const Request& req) {
+  auto target = parse_target(req.target);
+  if (!target) return error_response(target.error(), req.request_id);
+  const Route route = match_route(req.method, target->segments);
+
+  Response r;
+  r.route = std::string(route.tmpl);
+  auto finish = [&](Response out) {
+    out.route = std::string(route.tmpl);
+    return out;
+  };
+  switch (route.kind) {
+    case RouteKind::not_found:
+      return finish(error_response(make_error(Errc::not_found, "no such endpoint"), req.request_id));
+    case RouteKind::method_not_allowed: {
+      Response out = error_response(make_error(Errc::invalid, "method not allowed"), req.request_id);
+      out.status = 405;
+      out.set("Allow", std::string(route.allow));
+      return finish(std::move(out));
+    }
+    case RouteKind::healthz:
+      r.set("Content-Type", "application/json");
+      r.body = R"({"status":"ok"})";
+      return r;
+    default:
+      break;
+  }
+
+  std::optional<std::string_view> format;
+  for (const auto& [k, v] : target->query)
+    if (k == "_format") format = v;
+  if (route.kind != RouteKind::metrics) {
+    if (auto st = check_accept(req.accept, format); !st)
+      return finish(error_response(st.error(), req.request_id));
+  }
+  if (route.kind == RouteKind::metadata) {
+    r.set("Content-Type", std::string(kFhirJson));
+    r.body = capability_statement();
+    return r;
+  }
+
+  // Everything below needs a subject (metrics only off loopback).
+  const std::string_view token = bearer_token(req.authorization);
+  std::optional<access::Subject> subject;
+  const bool need_subject = route.kind != RouteKind::metrics || !req.client_loopback;
+  if (need_subject) {
+    if (token.empty()) return finish(unauthenticated(req, !req.authorization.empty()));
+    auto s = vault_.accounts().authenticate_bearer(token, req.client_address);
+    if (!s) {
+      if (s.error().code != Errc::unauthenticated) return finish(error_response(s.error(), req.request_id));
+      return finish(unauthenticated(req, true));
+    }
+    subject = std::move(*s);
+  }
+  if (route.kind == RouteKind::metrics) {
+    if (subject && subject->role != "it-admin")
+      return finish(error_response(make_error(Errc::forbidden, "metrics are for it-admin"), req.request_id));
+    r.set("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+    r.body = metrics_.render();
+    return r;
+  }
+  if (route.kind == RouteKind::api)
+    return finish(error_response(make_error(Errc::not_found, "no such endpoint"), req.request_id));
+
+  vault::RequestContext ctx;
+  ctx.subject = std::move(*subject);
+  ctx.address = req.client_address;
+  ctx.request_id = req.request_id;
+  if (!req.purpose_of_use.empty()) {
+    if (!is_purpose_code(req.purpose_of_use))
+      return finish(error_response(make_error(Errc::invalid, "X-Purpose-Of-Use must be a PurposeOfUse code such as TREAT"),
+                                   req.request_id));
+    ctx.purpose = req.purpose_of_use;
+  }
+  FhirCall call{vault_.repository(),
+                ctx,
+                req,
+                *target,
+                route,
+                "https://" + (is_safe_host(req.host) ? req.host : opts_.default_host) + "/fhir",
+                fhir::ParseLimits{},
+                parse_prefer(req.prefer)};
+  call.limits.max_bytes = opts_.max_body;
+  return finish(handle_fhir(call));
+}
+
+}  // namespace medvault::http

@@ -1,0 +1,53 @@
+// The HTTP request and response as the handlers see them: plain structs,
+// free of Beast, so routing and the FHIR handlers can be unit-tested (and
+// compiled) without the networking layer. server.cc converts to and from
+// Beast messages.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace medvault::http {
+
+using Headers = std::vector<std::pair<std::string, std::string>>;
+
+struct Request {
+  std::string method;  // "GET", "POST", ... as sent
+  std::string target;  // origin-form request target, e.g. "/fhir/Patient?name=x"
+  // The request headers the handlers use (empty when absent).
+  std::string authorization;
+  std::string content_type;
+  std::string accept;
+  std::string if_match;
+  std::string prefer;
+  std::string purpose_of_use;  // X-Purpose-Of-Use
+  std::string host;
+  std::string body;
+  std::string client_address;  // IP address of the peer
+  bool client_loopback = false;  // the peer is on the loopback interface
+  std::string request_id;      // assigned by the server, never taken from the client
+};
+
+struct Response {
+  int status = 200;
+  Headers headers;  // besides the security headers, which the dispatcher adds
+  std::string body;
+  // Route template for logs and metrics ("/fhir/{type}/{id}"), never the raw
+  // target: query strings and ids stay out of logs.
+  std::string route = "unmatched";
+
+  void set(std::string name, std::string value) {
+    for (auto& [n, v] : headers)
+      if (n == name) { v = std::move(value); return; }
+    headers.emplace_back(std::move(name), std::move(value));
+  }
+  const std::string* get(std::string_view name) const {
+    for (const auto& [n, v] : headers)
+      if (n == name) return &v;
+    return nullptr;
+  }
+};
+
+}  // namespace medvault::http

@@ -1,0 +1,340 @@
+// The listener and the connections: TLS, HTTP/1.1 keep-alive, limits and
+// timeouts. The only file that includes Beast.
+//
+// Each connection is a Session on its own strand; the io_context runs on N
+// threads. Timeouts: the TLS handshake and the first request's headers must
+// complete within header_timeout_s (a slow client cannot hold a connection
+// open by trickling bytes); a keep-alive connection may wait idle_timeout_s
+// for its next request, and a body must arrive within idle_timeout_s.
+// Handlers run synchronously on the I/O thread (repository calls are short
+// SQLite calls); the other threads keep serving other connections.
+#include "http/server.h"
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <boost/json/object.hpp>
+
+#include <atomic>
+#include <charconv>
+#include <chrono>
+#include <csignal>
+#include <random>
+#include <thread>
+#include <vector>
+
+#include "http/api.h"
+#include "http/log.h"
+#include "http/metrics.h"
+#include "http/outcome.h"
+#include "http/tls.h"
+
+namespace medvault::http {
+namespace {
+
+namespace beast = boost::beast;
+namespace bhttp = beast::http;
+namespace net = boost::asio;
+namespace ssl = net::ssl;
+using tcp = net::ip::tcp;
+using Clock = std::chrono::steady_clock;
+
+// State shared by the listener and every session; outlives the io_context.
+struct Shared {
+  ServeOptions opts;
+  Metrics metrics;
+  std::unique_ptr<Api> api;
+  ssl::context tls{ssl::context::tls_server};
+  std::atomic<size_t> connections{0};
+};
+
+// 128-bit request id, hex. Not a secret: unique enough to correlate logs.
+std::string new_request_id() {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string id(32, '0');
+  for (int half = 0; half < 2; ++half) {
+    uint64_t v = rng();
+    for (int i = 0; i < 16; ++i, v >>= 4) id[half * 16 + i] = kHex[v & 0xf];
+  }
+  return id;
+}
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket&& socket, Shared& shared)
+      : stream_(std::move(socket), shared.tls), sh_(shared) {
+    sh_.connections.fetch_add(1);
+    sh_.metrics.connection_opened();
+    boost::system::error_code ec;
+    auto ep = beast::get_lowest_layer(stream_).socket().remote_endpoint(ec);
+    if (!ec) {
+      address_ = ep.address().to_string();
+      loopback_ = is_loopback(address_);
+    }
+  }
+  ~Session() {
+    sh_.connections.fetch_sub(1);
+    sh_.metrics.connection_closed();
+  }
+
+  void run() {
+    net::dispatch(stream_.get_executor(), beast::bind_front_handler(&Session::on_run, shared_from_this()));
+  }
+
+ private:
+  void on_run() {
+    beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(sh_.opts.header_timeout_s));
+    stream_.async_handshake(ssl::stream_base::server,
+                            beast::bind_front_handler(&Session::on_handshake, shared_from_this()));
+  }
+
+  void on_handshake(beast::error_code ec) {
+    if (ec) return;  // failed or timed out: the socket closes with the session
+    do_read();
+  }
+
+  void do_read() {
+    parser_.emplace();
+    parser_->header_limit(static_cast<uint32_t>(std::min<size_t>(sh_.opts.max_header, UINT32_MAX)));
+    parser_->body_limit(sh_.opts.max_body);
+    beast::get_lowest_layer(stream_).expires_after(
+        std::chrono::seconds(first_ ? sh_.opts.header_timeout_s : sh_.opts.idle_timeout_s));
+    bhttp::async_read_header(stream_, buffer_, *parser_,
+                             beast::bind_front_handler(&Session::on_header, shared_from_this()));
+  }
+
+  void on_header(beast::error_code ec, size_t) {
+    start_ = Clock::now();
+    if (ec) return on_read_error(ec);
+    beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(sh_.opts.idle_timeout_s));
+    const auto& h = parser_->get();
+    if (beast::iequals(h[bhttp::field::expect], "100-continue") && !parser_->is_done()) {
+      continue_ = {bhttp::status::continue_, h.version()};
+      return bhttp::async_write(stream_, continue_,
+                                beast::bind_front_handler(&Session::on_continue, shared_from_this()));
+    }
+    read_body();
+  }
+
+  void on_continue(beast::error_code ec, size_t) {
+    if (ec) return;
+    read_body();
+  }
+
+  void read_body() {
+    bhttp::async_read(stream_, buffer_, *parser_,
+                      beast::bind_front_handler(&Session::on_read, shared_from_this()));
+  }
+
+  // A request that cannot be read: answer when it makes sense, then close.
+  void on_read_error(beast::error_code ec) {
+    if (ec == bhttp::error::end_of_stream || ec == net::error::eof || ec == beast::error::timeout ||
+        ec == net::ssl::error::stream_truncated || ec == net::error::operation_aborted ||
+        ec == net::error::connection_reset)
+      return;  // client gone or too slow: nothing to answer
+    Errc code = Errc::invalid;
+    std::string message = "malformed HTTP request";
+    int status = 400;
+    if (ec == bhttp::error::header_limit) {
+      status = 431;
+      message = "request header fields too large";
+    } else if (ec == bhttp::error::body_limit) {
+      code = Errc::too_large;
+      status = 413;
+      message = "request body larger than " + std::to_string(sh_.opts.max_body) + " bytes";
+    }
+    const std::string id = new_request_id();
+    Response r = error_response(make_error(code, message), id);
+    r.status = status;
+    r.route = "unparsed";
+    add_security_headers(r, id);
+    send(std::move(r), "other", id, /*keep_alive=*/false, 11);
+  }
+
+  void on_read(beast::error_code ec, size_t) {
+    if (ec) return on_read_error(ec);
+    auto msg = parser_->release();
+    Request req;
+    req.method = std::string(msg.method_string());
+    req.target = std::string(msg.target());
+    req.authorization = std::string(msg[bhttp::field::authorization]);
+    req.content_type = std::string(msg[bhttp::field::content_type]);
+    req.accept = std::string(msg[bhttp::field::accept]);
+    req.if_match = std::string(msg[bhttp::field::if_match]);
+    req.prefer = std::string(msg["Prefer"]);
+    req.purpose_of_use = std::string(msg["X-Purpose-Of-Use"]);
+    req.host = std::string(msg[bhttp::field::host]);
+    req.body = std::move(msg.body());
+    req.client_address = address_;
+    req.client_loopback = loopback_;
+    req.request_id = new_request_id();
+    Response r = sh_.api->handle(req);
+    send(std::move(r), req.method, req.request_id, msg.keep_alive(), msg.version());
+  }
+
+  void send(Response r, std::string_view method, const std::string& request_id, bool keep_alive,
+            unsigned version) {
+    const double seconds = std::chrono::duration<double>(Clock::now() - start_).count();
+    sh_.metrics.observe(method, r.route, r.status, seconds);
+    log::event(log::Level::info, {{"event", "request"},
+                                  {"method", method_label(method)},
+                                  {"route", r.route},
+                                  {"status", r.status},
+                                  {"duration_ms", seconds * 1000.0},
+                                  {"request_id", request_id}});
+    res_ = {};
+    res_.version(version == 10 ? 10 : 11);
+    res_.result(static_cast<unsigned>(r.status));
+    for (auto& [name, value] : r.headers) res_.set(name, value);
+    res_.body() = std::move(r.body);
+    res_.keep_alive(keep_alive);
+    res_.prepare_payload();
+    beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(sh_.opts.idle_timeout_s));
+    bhttp::async_write(stream_, res_,
+                       beast::bind_front_handler(&Session::on_write, shared_from_this(), !keep_alive));
+  }
+
+  void on_write(bool close, beast::error_code ec, size_t) {
+    if (ec) return;
+    if (close) return do_shutdown();
+    first_ = false;
+    do_read();
+  }
+
+  void do_shutdown() {
+    beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(5));
+    stream_.async_shutdown(beast::bind_front_handler(&Session::on_shutdown, shared_from_this()));
+  }
+
+  void on_shutdown(beast::error_code) {}  // the socket closes with the session
+
+  beast::ssl_stream<beast::tcp_stream> stream_;
+  Shared& sh_;
+  beast::flat_buffer buffer_;
+  std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  bhttp::response<bhttp::empty_body> continue_;
+  bhttp::response<bhttp::string_body> res_;
+  std::string address_ = "unknown";
+  bool loopback_ = false;
+  bool first_ = true;
+  Clock::time_point start_ = Clock::now();
+};
+
+class Listener : public std::enable_shared_from_this<Listener> {
+ public:
+  Listener(net::io_context& ioc, tcp::acceptor acceptor, Shared& shared)
+      : ioc_(ioc), acceptor_(std::move(acceptor)), sh_(shared) {}
+
+  void start() { do_accept(); }
+  void stop() {
+    net::post(acceptor_.get_executor(), [self = shared_from_this()] {
+      boost::system::error_code ec;
+      self->acceptor_.close(ec);
+    });
+  }
+
+ private:
+  void do_accept() {
+    acceptor_.async_accept(net::make_strand(ioc_),
+                           beast::bind_front_handler(&Listener::on_accept, shared_from_this()));
+  }
+
+  void on_accept(beast::error_code ec, tcp::socket socket) {
+    if (ec == net::error::operation_aborted || !acceptor_.is_open()) return;
+    if (!ec) {
+      if (sh_.connections.load() >= sh_.opts.max_connections) {
+        sh_.metrics.connection_rejected();
+        boost::system::error_code ignored;
+        socket.close(ignored);
+      } else {
+        std::make_shared<Session>(std::move(socket), sh_)->run();
+      }
+    }
+    do_accept();
+  }
+
+  net::io_context& ioc_;
+  tcp::acceptor acceptor_;
+  Shared& sh_;
+};
+
+Result<tcp::endpoint> parse_listen(const std::string& listen) {
+  const size_t colon = listen.rfind(':');
+  if (colon == std::string::npos) return make_error(Errc::invalid, "listen address must be HOST:PORT");
+  std::string host = listen.substr(0, colon);
+  const std::string port_text = listen.substr(colon + 1);
+  unsigned port = 0;
+  auto [p, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  if (port_text.empty() || ec != std::errc() || p != port_text.data() + port_text.size() || port > 65535)
+    return make_error(Errc::invalid, "invalid port in listen address");
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host == "localhost") host = "127.0.0.1";
+  boost::system::error_code aec;
+  auto address = net::ip::make_address(host, aec);
+  if (aec) return make_error(Errc::invalid, "listen host must be an IP address or localhost");
+  return tcp::endpoint(address, static_cast<uint16_t>(port));
+}
+
+}  // namespace
+
+Status serve(vault::Vault& vault, const ServeOptions& opts, std::function<void(uint16_t)> on_listening) {
+  try {
+    MV_ASSIGN(const tcp::endpoint endpoint, parse_listen(opts.listen));
+    Shared shared;
+    shared.opts = opts;
+    if (shared.opts.cert.empty()) shared.opts.cert = vault.dir() / "tls" / "cert.pem";
+    if (shared.opts.key.empty()) shared.opts.key = vault.dir() / "tls" / "key.pem";
+    MV_TRY(configure_server_tls(shared.tls.native_handle(), shared.opts.cert, shared.opts.key));
+
+    const unsigned threads = opts.threads > 0 ? static_cast<unsigned>(opts.threads)
+                                              : std::max(1u, std::thread::hardware_concurrency());
+    net::io_context ioc(static_cast<int>(threads));
+    tcp::acceptor acceptor(ioc);
+    boost::system::error_code ec;
+    acceptor.open(endpoint.protocol(), ec);
+    if (!ec) acceptor.set_option(net::socket_base::reuse_address(true), ec);
+    if (!ec) acceptor.bind(endpoint, ec);
+    if (!ec) acceptor.listen(net::socket_base::max_listen_connections, ec);
+    if (ec) return make_error(Errc::io, "cannot listen on " + opts.listen + ": " + ec.message());
+    const uint16_t port = acceptor.local_endpoint().port();
+
+    ApiOptions api_opts;
+    api_opts.max_body = opts.max_body;
+    const auto addr = endpoint.address();
+    const std::string host = addr.is_unspecified() ? "localhost"
+                             : addr.is_v6()        ? "[" + addr.to_string() + "]"
+                                                   : addr.to_string();
+    api_opts.default_host = host + ":" + std::to_string(port);
+    shared.api = std::make_unique<Api>(vault, shared.metrics, std::move(api_opts));
+
+    auto listener = std::make_shared<Listener>(ioc, std::move(acceptor), shared);
+    listener->start();
+    net::signal_set signals(ioc, SIGINT, SIGTERM);
+    signals.async_wait([&](const boost::system::error_code& sec, int) {
+      if (sec) return;
+      log::event(log::Level::info, {{"event", "stopping"}});
+      listener->stop();
+      ioc.stop();
+    });
+
+    log::raw(R"({"event":"listening","port":)" + std::to_string(port) + "}");
+    if (on_listening) on_listening(port);
+
+    std::vector<std::thread> pool;
+    pool.reserve(threads - 1);
+    for (unsigned i = 1; i < threads; ++i) pool.emplace_back([&ioc] { ioc.run(); });
+    ioc.run();
+    for (auto& t : pool) t.join();
+    return ok_status();
+  } catch (const std::exception&) {
+    return make_error(Errc::internal, "the HTTP server failed to start or stopped unexpectedly");
+  }
+}
+
+}  // namespace medvault::http

@@ -1,0 +1,31 @@
+// TLS for the server: the SSL_CTX settings (protocols, suites, options) and
+// the self-signed localhost certificate that `medvault init` writes.
+#pragma once
+
+#include <openssl/types.h>
+
+#include <filesystem>
+#include <string_view>
+
+#include "common/result.h"
+
+namespace medvault::http {
+
+// TLS 1.2 cipher suites: ECDHE key exchange and AEAD only (ECDSA and RSA
+// certificates). TLS 1.3 suites are all AEAD with ephemeral key exchange.
+inline constexpr std::string_view kTls12Ciphers =
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:"
+    "ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-CHACHA20-POLY1305";
+inline constexpr std::string_view kTls13Suites =
+    "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256";
+inline constexpr std::string_view kGroups = "X25519:P-256:P-384";
+
+// Applies medvault's server settings to ctx: TLS 1.2-1.3 only, the suites
+// above in server preference order, no compression, no renegotiation,
+// session tickets allowed; then loads the certificate chain (PEM) and the
+// private key and checks they match. Errc::io when a file cannot be read,
+// Errc::invalid when the certificate or key is unusable.
+Status configure_server_tls(SSL_CTX* ctx, const std::filesystem::path& cert_chain,
+                            const std::filesystem::path& key);
+
+}  // namespace medvault::http

@@ -1,0 +1,733 @@
+// The SQLite engine of the storage interface.
+//
+// One writer connection (behind writer_mu_, held for the life of a
+// Transaction) and a pool of reader connections; in WAL mode readers never
+// block the writer. Every connection caches its prepared statements.
+#include <sqlite3.h>
+
+#include <condition_variable>
+#include <mutex>
+#include <unordered_map>
+
+#include "store/sqlite_schema.h"
+#include "store/store.h"
+
+namespace medvault::store {
+namespace {
+
+Error db_error(sqlite3* db, const char* what) {
+  std::string msg = std::string("database error (") + what + "): " + sqlite3_errmsg(db);
+  return make_error(Errc::io, std::move(msg));
+}
+
+// A connection with its statement cache. Statements are keyed by the address
+// of their SQL literal.
+class Conn {
+ public:
+  static Result<std::unique_ptr<Conn>> open(const std::string& path, bool create) {
+    sqlite3* db = nullptr;
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
+    int rc = sqlite3_open_v2(path.c_str(), &db, flags, nullptr);
+    if (rc != SQLITE_OK) {
+      std::string msg = "cannot open database " + path + ": " +
+                        (db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+      sqlite3_close_v2(db);
+      return make_error(Errc::io, msg);
+    }
+    auto c = std::unique_ptr<Conn>(new Conn(db));
+    sqlite3_busy_timeout(db, 10000);
+    sqlite3_extended_result_codes(db, 1);
+    // synchronous=FULL: a committed transaction (and its audit entries)
+    // survives power loss. secure_delete: freed pages (retired wrapped keys)
+    // are zeroed. temp_store=MEMORY: no temp files.
+    MV_TRY(c->exec(
+        "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA secure_delete=ON;"
+        "PRAGMA temp_store=MEMORY; PRAGMA foreign_keys=ON; PRAGMA cache_size=-65536;"
+        "PRAGMA mmap_size=1073741824;"));
+    return c;
+  }
+
+  ~Conn() {
+    for (auto& [k, st] : stmts_) sqlite3_finalize(st);
+    sqlite3_close_v2(db_);
+  }
+
+  sqlite3* db() const { return db_; }
+
+  Status exec(const char* sql) {
+    char* err = nullptr;
+    if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+      std::string msg = std::string("database error: ") + (err ? err : "unknown");
+      sqlite3_free(err);
+      return make_error(Errc::io, msg);
+    }
+    return ok_status();
+  }
+
+  // A cached statement, reset and with bindings cleared.
+  Result<sqlite3_stmt*> stmt(const char* sql) {
+    auto it = stmts_.find(sql);
+    if (it != stmts_.end()) {
+      sqlite3_reset(it->second);
+      sqlite3_clear_bindings(it->second);
+      return it->second;
+    }
+    sqlite3_stmt* st = nullptr;
+    if (sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, nullptr) != SQLITE_OK)
+      return db_error(db_, "prepare");
+    stmts_.emplace(sql, st);
+    return st;
+  }
+
+ private:
+  explicit Conn(sqlite3* db) : db_(db) {}
+  sqlite3* db_;
+  std::unordered_map<const char*, sqlite3_stmt*> stmts_;
+};
+
+// RAII for a one-off prepared statement (dynamic SQL).
+struct OwnedStmt {
+  sqlite3_stmt* st = nullptr;
+  ~OwnedStmt() { sqlite3_finalize(st); }
+};
+
+// Resets a cached statement when leaving scope, releasing its read snapshot.
+struct Reset {
+  sqlite3_stmt* st;
+  ~Reset() { sqlite3_reset(st); }
+};
+
+void bind_text(sqlite3_stmt* st, int i, const std::string& s) {
+  sqlite3_bind_text(st, i, s.data(), static_cast<int>(s.size()), SQLITE_STATIC);
+}
+void bind_blob(sqlite3_stmt* st, int i, const std::string& s) {
+  sqlite3_bind_blob(st, i, s.data(), static_cast<int>(s.size()), SQLITE_STATIC);
+}
+std::string col_text(sqlite3_stmt* st, int i) {
+  const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(st, i));
+  return p ? std::string(p, static_cast<size_t>(sqlite3_column_bytes(st, i))) : std::string();
+}
+std::string col_blob(sqlite3_stmt* st, int i) {
+  const auto* p = static_cast<const char*>(sqlite3_column_blob(st, i));
+  return p ? std::string(p, static_cast<size_t>(sqlite3_column_bytes(st, i))) : std::string();
+}
+
+// Column order of every VersionRow query:
+// type, id, version, key_id, last_updated, deleted, compartment[, body]
+VersionRow read_version(sqlite3_stmt* st, bool with_body) {
+  VersionRow r;
+  r.type = col_text(st, 0);
+  r.id = col_text(st, 1);
+  r.version = static_cast<uint64_t>(sqlite3_column_int64(st, 2));
+  r.key_id = static_cast<uint64_t>(sqlite3_column_int64(st, 3));
+  r.last_updated_ms = sqlite3_column_int64(st, 4);
+  r.deleted = sqlite3_column_int(st, 5) != 0;
+  r.compartment = col_text(st, 6);
+  if (with_body) r.body = col_blob(st, 7);
+  return r;
+}
+
+AuditRow read_audit(sqlite3_stmt* st) {
+  AuditRow a;
+  a.seq = static_cast<uint64_t>(sqlite3_column_int64(st, 0));
+  a.time_ms = sqlite3_column_int64(st, 1);
+  a.patient = col_text(st, 2);
+  a.user = col_text(st, 3);
+  a.entry = col_blob(st, 4);
+  a.leaf_hash = col_blob(st, 5);
+  a.chain = col_blob(st, 6);
+  return a;
+}
+
+TokenRow read_token(sqlite3_stmt* st) {
+  TokenRow t;
+  t.hash = col_blob(st, 0);
+  t.token_id = col_text(st, 1);
+  t.username = col_text(st, 2);
+  t.kind = col_text(st, 3);
+  t.created_ms = sqlite3_column_int64(st, 4);
+  t.expires_ms = sqlite3_column_int64(st, 5);
+  t.last_used_ms = sqlite3_column_int64(st, 6);
+  t.revoked = sqlite3_column_int(st, 7) != 0;
+  return t;
+}
+
+constexpr const char* kCurrentSql =
+    "SELECT type,id,version,key_id,last_updated,deleted,compartment FROM resource "
+    "WHERE type=?1 AND id=?2";
+// The newest version is the last key of (type,id) in the clustered index:
+// one b-tree seek.
+constexpr const char* kLatestSql =
+    "SELECT type,id,version,key_id,last_updated,deleted,compartment,body FROM resource_version "
+    "WHERE type=?1 AND id=?2 ORDER BY version DESC LIMIT 1";
+constexpr const char* kVersionSql =
+    "SELECT type,id,version,key_id,last_updated,deleted,compartment,body FROM resource_version "
+    "WHERE type=?1 AND id=?2 AND version=?3";
+
+class SqliteStore;
+
+class SqliteTransaction final : public Transaction {
+ public:
+  SqliteTransaction(Conn& c, std::unique_lock<std::mutex> lock)
+      : c_(c), lock_(std::move(lock)) {}
+  ~SqliteTransaction() override {
+    if (!done_) (void)c_.exec("ROLLBACK");
+  }
+
+  Result<std::optional<VersionRow>> current(const std::string& type,
+                                            const std::string& id) override {
+    MV_ASSIGN(sqlite3_stmt * st, c_.stmt(kCurrentSql));
+    Reset r{st};
+    bind_text(st, 1, type);
+    bind_text(st, 2, id);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) return std::optional<VersionRow>(read_version(st, false));
+    if (rc == SQLITE_DONE) return std::optional<VersionRow>();
+    return db_error(c_.db(), "current");
+  }
+
+  Status put_version(const VersionRow& row) override {
+    MV_ASSIGN(auto cur, current(row.type, row.id));
+    uint64_t expected = cur ? cur->version + 1 : 1;
+    if (row.version != expected)
+      return make_error(Errc::conflict, row.type + "/" + row.id + ": version " +
+                                            std::to_string(row.version) + " is not the next (" +
+                                            std::to_string(expected) + ")");
+    {
+      MV_ASSIGN(sqlite3_stmt * st,
+                c_.stmt("INSERT INTO resource_version(type,id,version,key_id,last_updated,"
+                        "deleted,compartment,body) VALUES(?1,?2,?3,?4,?5,?6,?7,?8)"));
+      Reset r{st};
+      bind_text(st, 1, row.type);
+      bind_text(st, 2, row.id);
+      sqlite3_bind_int64(st, 3, static_cast<int64_t>(row.version));
+      sqlite3_bind_int64(st, 4, static_cast<int64_t>(row.key_id));
+      sqlite3_bind_int64(st, 5, row.last_updated_ms);
+      sqlite3_bind_int(st, 6, row.deleted ? 1 : 0);
+      bind_text(st, 7, row.compartment);
+      bind_blob(st, 8, row.body);
+      if (sqlite3_step(st) != SQLITE_DONE) return db_error(c_.db(), "insert version");
+    }
+    MV_ASSIGN(sqlite3_stmt * st,
+              c_.stmt("INSERT INTO resource(type,id,version,key_id,last_updated,deleted,"
+                      "compartment) VALUES(?1,?2,?3,?4,?5,?6,?7) ON CONFLICT(type,id) DO UPDATE "
+                      "SET version=excluded.version, key_id=excluded.key_id, "
+                      "last_updated=excluded.last_updated, deleted=excluded.deleted, "
+                      "compartment=excluded.compartment"));
+    Reset r{st};
+    bind_text(st, 1, row.type);
+    bind_text(st, 2, row.id);
+    sqlite3_bind_int64(st, 3, static_cast<int64_t>(row.version));
+    sqlite3_bind_int64(st, 4, static_cast<int64_t>(row.key_id));
+    sqlite3_bind_int64(st, 5, row.last_updated_ms);
+    sqlite3_bind_int(st, 6, row.deleted ? 1 : 0);
+    bind_text(st, 7, row.compartment);
+    if (sqlite3_step(st) != SQLITE_DONE) return db_error(c_.db(), "update current");
+    return ok_status();
+  }
+
+  Status set_index(const std::string& type, const std::string& id,
+                   const std::vector<IndexToken>& tokens) override {
+    {
+      MV_ASSIGN(sqlite3_stmt * st, c_.stmt("DELETE FROM search_token WHERE type=?1 AND id=?2"));
+      Reset r{st};
+      bind_text(st, 1, type);
+      bind_text(st, 2, id);
+      if (sqlite3_step(st) != SQLITE_DONE) return db_error(c_.db(), "clear index");
+    }
+    MV_ASSIGN(sqlite3_stmt * st,
+              c_.stmt("INSERT OR IGNORE INTO search_token(type,param,token,id) "
+                      "VALUES(?1,?2,?3,?4)"));
+    for (const auto& t : tokens) {
+      sqlite3_reset(st);
+      bind_text(st, 1, type);
+      bind_text(st, 2, t.param);
+      bind_blob(st, 3, t.token);
+      bind_text(st, 4, id);
+      if (sqlite3_step(st) != SQLITE_DONE) return db_error(c_.db(), "insert index");
+    }
+    sqlite3_reset(st);
+    return ok_status();
+  }
+
+  Status put_kek(const KekRow& kek) override {
+    MV_ASSIGN(sqlite3_stmt * st,
+              c_.stmt("INSERT INTO kek(version,wrapped,created) VALUES(?1,?2,?3)"));
+    Reset r{st};
+    sqlite3_bind_int64(st, 1, kek.version);
+    bind_blob(st, 2, kek.wrapped);
+    sqlite3_bind_int64(st, 3, kek.created_ms);
+    if (sqlite3_step(st) != SQLITE_DONE) return db_error(c_.db(), "insert kek");
+    return ok_status();
+  }
+
+  Status delete_kek(uint32_t version) override {
+    MV_ASSIGN(sqlite3_stmt * st, c_.stmt("DELETE FROM kek WHERE version=?1"));
+    Reset r{st};
+    sqlite3_bind_int64(st, 1, version);
+    if (sqlite3_step(st) != SQLITE_DONE) return db_error(c_.db(), "delete kek");
+    return ok_status();
+  }
+
+  Result<uint64_t> put_dek(const DekRow& dek) override {
+    MV_ASSIGN(sqlite3_stmt * st,
+              c_.stmt("INSERT INTO dek(key_id,compartment,kek_version,wrapped) "
+                      "VALUES(?1,?2,?3,?4)"));
+    Reset r{st};
+    if (dek.key_id != 0)
+      sqlite3_bind_int64(st, 1, static_cast<int64_t>(dek.key_id));
+    else
+      sqlite3_bind_null(st, 1);
+    bind_text(st, 2, dek.compartment);
+    sqlite3_bind_int64(st, 3, dek.kek_version);
+    bind_blob(st, 4, dek.wrapped);
+    if (sqlite3_step(st) != SQLITE_DONE) return db_error(c_.db(), "insert dek");
+    return static_cast<uint64_t>(sqlite3_last_insert_rowid(c_.db()));
+  }
+
+  Status rewrap_dek(uint64_t key_id, uint32_t kek_version, const std::string& wrapped) override {
+    MV_ASSIGN(sqlite3_stmt * st,
+              c_.stmt("UPDATE dek SET kek_version=?2, wrapped=?3 WHERE key_id=?1"));
+    Reset r{st};
+    sqlite3_bind_int64(st, 1, static_cast<int64_t>(key_id));
+    sqlite3_bind_int64(st, 2, kek_version);
+    bind_blob(st, 3, wrapped);
+    if (sqlite3_step(st) != SQLITE_DONE) return db_error(c_.db(), "rewrap dek");
+    return ok_status();
+  }
+
+  Status append_audit(const std::vector<AuditRow>& rows) override {
+    MV_ASSIGN(sqlite3_stmt * st,
+              c_.stmt("INSERT INTO audit(seq,time,patient,user,entry,leaf_hash,chain) "
+                      "VALUES(?1,?2,?3,?4,?5,?6,?7)"));
+    for (const auto& a : rows) {
+      sqlite3_reset(st);
+      sqlite3_bind_int64(st, 1, static_cast<int64_t>(a.seq));
+      sqlite3_bind_int64(st, 2, a.time_ms);
+      bind_text(st, 3, a.patient);
+      bind_text(st, 4, a.user);
+      bind_blob(st, 5, a.entry);
+      bind_blob(st, 6, a.leaf_hash);
+      bind_blob(st, 7, a.chain);
+      if (sqlite3_step(st) != SQLITE_DONE) {
+        auto e = db_error(c_.db(), "append audit");
+        sqlite3_reset(st);
+        return e;
+      }
+    }
+    sqlite3_reset(st);
+    return ok_status();
+  }
+
+  Status put_meta(const std::string& key, const std::string& value) override {
+    MV_ASSIGN(sqlite3_stmt * st,
+              c_.stmt("INSERT OR REPLACE INTO meta(key,value) VALUES(?1,?2)"));
+    Reset r{st};
+    bind_text(st, 1, key);
+    bind_text(st, 2, value);
+    if (sqlite3_step(st) != SQLITE_DONE) return db_error(c_.db(), "put meta");
+    return ok_status();
+  }
+
+  Status put_account(const AccountRow& a) override {
+    MV_ASSIGN(sqlite3_stmt * st,
+              c_.stmt("INSERT OR REPLACE INTO account(username,role,data,created) "
+                      "VALUES(?1,?2,?3,?4)"));
+    Reset r{st};
+    bind_text(st, 1, a.username);
+    bind_text(st, 2, a.role);
+    bind_text(st, 3, a.data);
+    sqlite3_bind_int64(st, 4, a.created_ms);
+    if (sqlite3_step(st) != SQLITE_DONE) return db_error(c_.db(), "put account");
+    return ok_status();
+  }
+
+  Status put_token(const TokenRow& t) override {
+    MV_ASSIGN(sqlite3_stmt * st,
+              c_.stmt("INSERT OR REPLACE INTO token(hash,token_id,username,kind,created,"
+                      "expires,last_used,revoked) VALUES(?1,?2,?3,?4,?5,?6,?7,?8)"));
+    Reset r{st};
+    bind_blob(st, 1, t.hash);
+    bind_text(st, 2, t.token_id);
+    bind_text(st, 3, t.username);
+    bind_text(st, 4, t.kind);
+    sqlite3_bind_int64(st, 5, t.created_ms);
+    sqlite3_bind_int64(st, 6, t.expires_ms);
+    sqlite3_bind_int64(st, 7, t.last_used_ms);
+    sqlite3_bind_int(st, 8, t.revoked ? 1 : 0);
+    if (sqlite3_step(st) != SQLITE_DONE) return db_error(c_.db(), "put token");
+    return ok_status();
+  }
+
+  Result<uint64_t> revoke_tokens(const std::string& username,
+                                 const std::string& token_id) override {
+    MV_ASSIGN(sqlite3_stmt * st,
+              c_.stmt("UPDATE token SET revoked=1 WHERE revoked=0 AND "
+                      "((?2 <> '' AND token_id=?2) OR (?2 = '' AND username=?1))"));
+    Reset r{st};
+    bind_text(st, 1, username);
+    bind_text(st, 2, token_id);
+    if (sqlite3_step(st) != SQLITE_DONE) return db_error(c_.db(), "revoke tokens");
+    return static_cast<uint64_t>(sqlite3_changes(c_.db()));
+  }
+
+  Status commit() override {
+    MV_TRY(c_.exec("COMMIT"));
+    done_ = true;
+    lock_.unlock();  // the next writer may begin while this object lives on
+    return ok_status();
+  }
+
+ private:
+  Conn& c_;
+  std::unique_lock<std::mutex> lock_;
+  bool done_ = false;
+};
+
+class SqliteStore final : public Store {
+ public:
+  explicit SqliteStore(std::string path, std::unique_ptr<Conn> writer)
+      : path_(std::move(path)), writer_(std::move(writer)) {}
+
+  Result<std::unique_ptr<Transaction>> begin() override {
+    std::unique_lock<std::mutex> lock(writer_mu_);
+    MV_TRY(writer_->exec("BEGIN IMMEDIATE"));
+    return std::unique_ptr<Transaction>(new SqliteTransaction(*writer_, std::move(lock)));
+  }
+
+  Result<std::optional<VersionRow>> current(const std::string& type,
+                                            const std::string& id) override {
+    MV_ASSIGN(auto c, reader());
+    MV_ASSIGN(sqlite3_stmt * st, c->stmt(kLatestSql));
+    Reset r{st};
+    bind_text(st, 1, type);
+    bind_text(st, 2, id);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) return std::optional<VersionRow>(read_version(st, true));
+    if (rc == SQLITE_DONE) return std::optional<VersionRow>();
+    return db_error(c->db(), "read");
+  }
+
+  Result<std::optional<VersionRow>> version(const std::string& type, const std::string& id,
+                                            uint64_t version) override {
+    MV_ASSIGN(auto c, reader());
+    MV_ASSIGN(sqlite3_stmt * st, c->stmt(kVersionSql));
+    Reset r{st};
+    bind_text(st, 1, type);
+    bind_text(st, 2, id);
+    sqlite3_bind_int64(st, 3, static_cast<int64_t>(version));
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) return std::optional<VersionRow>(read_version(st, true));
+    if (rc == SQLITE_DONE) return std::optional<VersionRow>();
+    return db_error(c->db(), "vread");
+  }
+
+  Result<std::vector<VersionRow>> history(const std::string& type, const std::string& id,
+                                          std::optional<int64_t> since_ms,
+                                          size_t limit) override {
+    MV_ASSIGN(auto c, reader());
+    const char* sql;
+    if (!id.empty())
+      sql = "SELECT type,id,version,key_id,last_updated,deleted,compartment,body "
+            "FROM resource_version WHERE type=?1 AND id=?2 AND last_updated>=?3 "
+            "ORDER BY version DESC LIMIT ?4";
+    else if (!type.empty())
+      sql = "SELECT type,id,version,key_id,last_updated,deleted,compartment,body "
+            "FROM resource_version WHERE type=?1 AND last_updated>=?3 "
+            "ORDER BY last_updated DESC, id, version DESC LIMIT ?4";
+    else
+      sql = "SELECT type,id,version,key_id,last_updated,deleted,compartment,body "
+            "FROM resource_version WHERE last_updated>=?3 "
+            "ORDER BY last_updated DESC, type, id, version DESC LIMIT ?4";
+    MV_ASSIGN(sqlite3_stmt * st, c->stmt(sql));
+    Reset r{st};
+    bind_text(st, 1, type);
+    bind_text(st, 2, id);
+    sqlite3_bind_int64(st, 3, since_ms.value_or(INT64_MIN));
+    sqlite3_bind_int64(st, 4, static_cast<int64_t>(limit));
+    std::vector<VersionRow> out;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) out.push_back(read_version(st, true));
+    if (rc != SQLITE_DONE) return db_error(c->db(), "history");
+    return out;
+  }
+
+  Result<std::vector<VersionRow>> scan(const ScanFilter& f) override {
+    std::string sql =
+        "SELECT type,id,version,key_id,last_updated,deleted,compartment FROM resource r "
+        "WHERE type=?1 AND deleted=0";
+    for (const auto& t : f.terms) {
+      sql += " AND id IN (SELECT id FROM search_token WHERE type=?1 AND param=? AND token IN (";
+      for (size_t i = 0; i < t.tokens.size(); ++i) sql += i ? ",?" : "?";
+      sql += "))";
+    }
+    if (!f.ids.empty()) {
+      sql += " AND id IN (";
+      for (size_t i = 0; i < f.ids.size(); ++i) sql += i ? ",?" : "?";
+      sql += ")";
+    }
+    if (f.updated_from_ms) sql += " AND last_updated >= ?";
+    if (f.updated_to_ms) sql += " AND last_updated < ?";
+    sql += f.newest_first ? " ORDER BY last_updated DESC, id" : " ORDER BY id";
+
+    MV_ASSIGN(auto c, reader());
+    OwnedStmt os;
+    if (sqlite3_prepare_v2(c->db(), sql.c_str(), -1, &os.st, nullptr) != SQLITE_OK)
+      return db_error(c->db(), "prepare scan");
+    int i = 1;
+    bind_text(os.st, i++, f.type);
+    for (const auto& t : f.terms) {
+      bind_text(os.st, i++, t.param);
+      for (const auto& tok : t.tokens) bind_blob(os.st, i++, tok);
+    }
+    for (const auto& id : f.ids) bind_text(os.st, i++, id);
+    if (f.updated_from_ms) sqlite3_bind_int64(os.st, i++, *f.updated_from_ms);
+    if (f.updated_to_ms) sqlite3_bind_int64(os.st, i++, *f.updated_to_ms);
+    std::vector<VersionRow> out;
+    int rc;
+    while ((rc = sqlite3_step(os.st)) == SQLITE_ROW) out.push_back(read_version(os.st, false));
+    if (rc != SQLITE_DONE) return db_error(c->db(), "scan");
+    return out;
+  }
+
+  Result<std::vector<VersionRow>> compartment(const std::string& patient) override {
+    MV_ASSIGN(auto c, reader());
+    MV_ASSIGN(sqlite3_stmt * st,
+              c->stmt("SELECT type,id,version,key_id,last_updated,deleted,compartment "
+                      "FROM resource WHERE compartment=?1 AND deleted=0 ORDER BY type, id"));
+    Reset r{st};
+    bind_text(st, 1, patient);
+    std::vector<VersionRow> out;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) out.push_back(read_version(st, false));
+    if (rc != SQLITE_DONE) return db_error(c->db(), "compartment");
+    return out;
+  }
+
+  Status for_each_current(const std::function<bool(const VersionRow&)>& fn) override {
+    MV_ASSIGN(auto c, reader());
+    MV_ASSIGN(sqlite3_stmt * st,
+              c->stmt("SELECT v.type,v.id,v.version,v.key_id,v.last_updated,v.deleted,"
+                      "v.compartment,v.body FROM resource r JOIN resource_version v "
+                      "ON v.type=r.type AND v.id=r.id AND v.version=r.version "
+                      "WHERE r.deleted=0 ORDER BY r.type, r.id"));
+    Reset r{st};
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+      if (!fn(read_version(st, true))) return ok_status();
+    if (rc != SQLITE_DONE) return db_error(c->db(), "export");
+    return ok_status();
+  }
+
+  Result<std::vector<KekRow>> keks() override {
+    MV_ASSIGN(auto c, reader());
+    MV_ASSIGN(sqlite3_stmt * st, c->stmt("SELECT version,wrapped,created FROM kek ORDER BY version"));
+    Reset r{st};
+    std::vector<KekRow> out;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+      out.push_back({static_cast<uint32_t>(sqlite3_column_int64(st, 0)), col_blob(st, 1),
+                     sqlite3_column_int64(st, 2)});
+    if (rc != SQLITE_DONE) return db_error(c->db(), "keks");
+    return out;
+  }
+
+  Result<std::optional<DekRow>> dek(uint64_t key_id) override {
+    return one_dek("SELECT key_id,compartment,kek_version,wrapped FROM dek WHERE key_id=?1",
+                   [&](sqlite3_stmt* st) { sqlite3_bind_int64(st, 1, static_cast<int64_t>(key_id)); });
+  }
+
+  Result<std::optional<DekRow>> dek_for(const std::string& compartment) override {
+    return one_dek("SELECT key_id,compartment,kek_version,wrapped FROM dek WHERE compartment=?1",
+                   [&](sqlite3_stmt* st) { bind_text(st, 1, compartment); });
+  }
+
+  Result<std::vector<DekRow>> deks() override {
+    MV_ASSIGN(auto c, reader());
+    MV_ASSIGN(sqlite3_stmt * st,
+              c->stmt("SELECT key_id,compartment,kek_version,wrapped FROM dek ORDER BY key_id"));
+    Reset r{st};
+    std::vector<DekRow> out;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) out.push_back(read_dek(st));
+    if (rc != SQLITE_DONE) return db_error(c->db(), "deks");
+    return out;
+  }
+
+  Result<uint64_t> audit_size() override {
+    return count("SELECT COALESCE(MAX(seq),0) FROM audit", {});
+  }
+
+  Result<std::vector<AuditRow>> audit_range(uint64_t first_seq, size_t n) override {
+    MV_ASSIGN(auto c, reader());
+    MV_ASSIGN(sqlite3_stmt * st,
+              c->stmt("SELECT seq,time,patient,user,entry,leaf_hash,chain FROM audit "
+                      "WHERE seq>=?1 ORDER BY seq LIMIT ?2"));
+    Reset r{st};
+    sqlite3_bind_int64(st, 1, static_cast<int64_t>(first_seq));
+    sqlite3_bind_int64(st, 2, static_cast<int64_t>(n));
+    std::vector<AuditRow> out;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) out.push_back(read_audit(st));
+    if (rc != SQLITE_DONE) return db_error(c->db(), "audit range");
+    return out;
+  }
+
+  Result<std::vector<AuditRow>> audit_by_patient(const std::string& patient,
+                                                 size_t limit) override {
+    MV_ASSIGN(auto c, reader());
+    MV_ASSIGN(sqlite3_stmt * st,
+              c->stmt("SELECT seq,time,patient,user,entry,leaf_hash,chain FROM audit "
+                      "WHERE patient=?1 ORDER BY seq DESC LIMIT ?2"));
+    Reset r{st};
+    bind_text(st, 1, patient);
+    sqlite3_bind_int64(st, 2, static_cast<int64_t>(limit));
+    std::vector<AuditRow> out;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) out.push_back(read_audit(st));
+    if (rc != SQLITE_DONE) return db_error(c->db(), "audit by patient");
+    return out;
+  }
+
+  Result<std::optional<std::string>> meta(const std::string& key) override {
+    MV_ASSIGN(auto c, reader());
+    MV_ASSIGN(sqlite3_stmt * st, c->stmt("SELECT value FROM meta WHERE key=?1"));
+    Reset r{st};
+    bind_text(st, 1, key);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) return std::optional<std::string>(col_text(st, 0));
+    if (rc == SQLITE_DONE) return std::optional<std::string>();
+    return db_error(c->db(), "meta");
+  }
+
+  Result<std::optional<AccountRow>> account(const std::string& username) override {
+    MV_ASSIGN(auto c, reader());
+    MV_ASSIGN(sqlite3_stmt * st,
+              c->stmt("SELECT username,role,data,created FROM account WHERE username=?1"));
+    Reset r{st};
+    bind_text(st, 1, username);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+      return std::optional<AccountRow>(AccountRow{col_text(st, 0), col_text(st, 1),
+                                                  col_text(st, 2), sqlite3_column_int64(st, 3)});
+    if (rc == SQLITE_DONE) return std::optional<AccountRow>();
+    return db_error(c->db(), "account");
+  }
+
+  Result<std::vector<AccountRow>> accounts() override {
+    MV_ASSIGN(auto c, reader());
+    MV_ASSIGN(sqlite3_stmt * st,
+              c->stmt("SELECT username,role,data,created FROM account ORDER BY username"));
+    Reset r{st};
+    std::vector<AccountRow> out;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+      out.push_back({col_text(st, 0), col_text(st, 1), col_text(st, 2), sqlite3_column_int64(st, 3)});
+    if (rc != SQLITE_DONE) return db_error(c->db(), "accounts");
+    return out;
+  }
+
+  Result<std::optional<TokenRow>> token(const std::string& hash) override {
+    MV_ASSIGN(auto c, reader());
+    MV_ASSIGN(sqlite3_stmt * st,
+              c->stmt("SELECT hash,token_id,username,kind,created,expires,last_used,revoked "
+                      "FROM token WHERE hash=?1"));
+    Reset r{st};
+    bind_blob(st, 1, hash);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) return std::optional<TokenRow>(read_token(st));
+    if (rc == SQLITE_DONE) return std::optional<TokenRow>();
+    return db_error(c->db(), "token");
+  }
+
+  Result<uint64_t> count_current(const std::string& type) override {
+    if (type.empty()) return count("SELECT COUNT(*) FROM resource WHERE deleted=0", {});
+    return count("SELECT COUNT(*) FROM resource WHERE type=?1 AND deleted=0", type);
+  }
+
+  Status integrity_check() override {
+    MV_ASSIGN(auto c, reader());
+    OwnedStmt os;
+    if (sqlite3_prepare_v2(c->db(), "PRAGMA integrity_check", -1, &os.st, nullptr) != SQLITE_OK)
+      return db_error(c->db(), "integrity check");
+    std::string first;
+    while (sqlite3_step(os.st) == SQLITE_ROW) {
+      if (first.empty()) first = col_text(os.st, 0);
+    }
+    if (first != "ok") return make_error(Errc::integrity, "database integrity check failed: " + first);
+    return ok_status();
+  }
+
+  Status compact() override {
+    std::lock_guard<std::mutex> lock(writer_mu_);
+    return writer_->exec("PRAGMA wal_checkpoint(TRUNCATE)");
+  }
+
+ private:
+  // A reader connection, returned to the pool when the handle dies.
+  struct ReaderDeleter {
+    SqliteStore* s;
+    void operator()(Conn* c) const { s->give_back(c); }
+  };
+  using ReaderHandle = std::unique_ptr<Conn, ReaderDeleter>;
+
+  Result<ReaderHandle> reader() {
+    {
+      std::lock_guard<std::mutex> lock(pool_mu_);
+      if (!pool_.empty()) {
+        Conn* c = pool_.back().release();
+        pool_.pop_back();
+        return ReaderHandle(c, ReaderDeleter{this});
+      }
+    }
+    MV_ASSIGN(auto c, Conn::open(path_, false));
+    return ReaderHandle(c.release(), ReaderDeleter{this});
+  }
+
+  void give_back(Conn* c) {
+    std::lock_guard<std::mutex> lock(pool_mu_);
+    pool_.emplace_back(c);
+  }
+
+  static DekRow read_dek(sqlite3_stmt* st) {
+    return DekRow{static_cast<uint64_t>(sqlite3_column_int64(st, 0)), col_text(st, 1),
+                  static_cast<uint32_t>(sqlite3_column_int64(st, 2)), col_blob(st, 3)};
+  }
+
+  template <typename Bind>
+  Result<std::optional<DekRow>> one_dek(const char* sql, Bind bind) {
+    MV_ASSIGN(auto c, reader());
+    MV_ASSIGN(sqlite3_stmt * st, c->stmt(sql));
+    Reset r{st};
+    bind(st);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) return std::optional<DekRow>(read_dek(st));
+    if (rc == SQLITE_DONE) return std::optional<DekRow>();
+    return db_error(c->db(), "dek");
+  }
+
+  Result<uint64_t> count(const char* sql, const std::string& arg) {
+    MV_ASSIGN(auto c, reader());
+    MV_ASSIGN(sqlite3_stmt * st, c->stmt(sql));
+    Reset r{st};
+    if (sqlite3_bind_parameter_count(st) > 0) bind_text(st, 1, arg);
+    if (sqlite3_step(st) != SQLITE_ROW) return db_error(c->db(), "count");
+    return static_cast<uint64_t>(sqlite3_column_int64(st, 0));
+  }
+
+  std::string path_;
+  std::mutex writer_mu_;
+  std::unique_ptr<Conn> writer_;
+  std::mutex pool_mu_;
+  std::vector<std::unique_ptr<Conn>> pool_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Store>> open_sqlite(const std::filesystem::path& path) {
+  MV_ASSIGN(auto writer, Conn::open(path.string(), true));
+  MV_TRY(apply_sqlite_migrations(writer->db()));
+  return std::unique_ptr<Store>(new SqliteStore(path.string(), std::move(writer)));
+}
+
+}  // namespace medvault::store

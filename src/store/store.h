@@ -1,0 +1,187 @@
+// The backend-neutral storage interface (SQLite today, PostgreSQL next).
+//
+// The store only ever sees ciphertexts, blind-index tokens, logical ids,
+// version numbers and timestamps of writes: it is below the encryption layer
+// and never below the repository facade (vault/), which is the only code that
+// uses it. Implementations must be safe to call from several threads; a
+// Transaction is used by one thread at a time.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+
+namespace medvault::store {
+
+// One stored version of a resource.
+struct VersionRow {
+  std::string type;
+  std::string id;
+  uint64_t version = 0;
+  uint64_t key_id = 0;        // data key the body is encrypted under
+  int64_t last_updated_ms = 0;
+  bool deleted = false;
+  std::string compartment;    // patient logical id, or "" for shared resources
+  std::string body;           // ciphertext (empty for a delete marker)
+};
+
+// A search-index token: the keyed blind index of (type, param, value).
+struct IndexToken {
+  std::string param;
+  std::string token;  // 16 raw bytes
+};
+
+// A versioned key-encryption key, wrapped by the master-derived wrapping key.
+struct KekRow {
+  uint32_t version = 0;
+  std::string wrapped;
+  int64_t created_ms = 0;
+};
+
+// A per-patient (per-compartment) data key, wrapped by a KEK.
+struct DekRow {
+  uint64_t key_id = 0;
+  std::string compartment;
+  uint32_t kek_version = 0;
+  std::string wrapped;
+};
+
+// One audit-log entry as stored: canonical entry bytes, RFC 9162 leaf hash and
+// the MAC chain value (docs/formats.md, "audit log").
+struct AuditRow {
+  uint64_t seq = 0;  // 1-based, gap-free
+  int64_t time_ms = 0;
+  std::string patient;  // patient logical id or "" (for queries by patient)
+  std::string user;     // account name or "" (for queries by user)
+  std::string entry;    // canonical bytes
+  std::string leaf_hash;  // 32 bytes
+  std::string chain;      // 32 bytes
+};
+
+// A staff, patient or service account. `data` is a JSON document owned by the
+// accounts service (scopes, disabled flag, credentials' hashes).
+struct AccountRow {
+  std::string username;
+  std::string role;
+  std::string data;
+  int64_t created_ms = 0;
+};
+
+// A bearer token or session, stored only as a keyed hash.
+struct TokenRow {
+  std::string hash;      // 32 raw bytes
+  std::string token_id;  // short public id for listing and revocation
+  std::string username;
+  std::string kind;      // "api" or "session"
+  int64_t created_ms = 0;
+  int64_t expires_ms = 0;
+  int64_t last_used_ms = 0;
+  bool revoked = false;
+};
+
+// AND across terms, OR within a term's tokens.
+struct IndexTerm {
+  std::string param;
+  std::vector<std::string> tokens;
+};
+
+struct ScanFilter {
+  std::string type;                   // required
+  std::vector<IndexTerm> terms;       // empty: every current resource of type
+  std::vector<std::string> ids;       // _id restriction (OR); empty: any
+  std::optional<int64_t> updated_from_ms;  // inclusive
+  std::optional<int64_t> updated_to_ms;    // exclusive
+  bool newest_first = false;          // order by last_updated desc, else by id
+};
+
+class Transaction {
+ public:
+  virtual ~Transaction() = default;
+
+  // Current (latest) version row of a resource, deleted or not, without body.
+  virtual Result<std::optional<VersionRow>> current(const std::string& type,
+                                                    const std::string& id) = 0;
+  // Inserts a new version and makes it current. The caller has checked the
+  // expected version with current(); the store still refuses (Errc::conflict)
+  // a version that is not exactly current+1.
+  virtual Status put_version(const VersionRow& row) = 0;
+  // Replaces every index token of (type, id).
+  virtual Status set_index(const std::string& type, const std::string& id,
+                           const std::vector<IndexToken>& tokens) = 0;
+  virtual Status put_kek(const KekRow& kek) = 0;
+  virtual Status delete_kek(uint32_t version) = 0;
+  // Inserts a DEK; key_id 0 asks the store to assign one (returned).
+  virtual Result<uint64_t> put_dek(const DekRow& dek) = 0;
+  virtual Status rewrap_dek(uint64_t key_id, uint32_t kek_version, const std::string& wrapped) = 0;
+  virtual Status append_audit(const std::vector<AuditRow>& rows) = 0;
+  virtual Status put_meta(const std::string& key, const std::string& value) = 0;
+  virtual Status put_account(const AccountRow& row) = 0;  // insert or replace
+  virtual Status put_token(const TokenRow& row) = 0;      // insert or replace
+  // Revokes the token with this id, or every token of `username` when
+  // token_id is empty. Returns how many were revoked.
+  virtual Result<uint64_t> revoke_tokens(const std::string& username,
+                                         const std::string& token_id) = 0;
+
+  // Makes every change durable (fsync) and ends the transaction (the next
+  // writer may begin). Without commit(), destruction rolls back.
+  virtual Status commit() = 0;
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // One writer at a time; begin() blocks until the previous transaction ends.
+  virtual Result<std::unique_ptr<Transaction>> begin() = 0;
+
+  virtual Result<std::optional<VersionRow>> current(const std::string& type,
+                                                    const std::string& id) = 0;
+  virtual Result<std::optional<VersionRow>> version(const std::string& type,
+                                                    const std::string& id, uint64_t version) = 0;
+  // History, newest first. Empty type: whole system; empty id: whole type.
+  virtual Result<std::vector<VersionRow>> history(const std::string& type, const std::string& id,
+                                                  std::optional<int64_t> since_ms,
+                                                  size_t limit) = 0;
+  // Current, non-deleted resources matching the filter: (type, id) keys in
+  // the filter's order, without bodies.
+  virtual Result<std::vector<VersionRow>> scan(const ScanFilter& filter) = 0;
+  // Every current non-deleted resource of a compartment (for $everything).
+  virtual Result<std::vector<VersionRow>> compartment(const std::string& patient) = 0;
+  // Visits every current resource (for export), body included, in (type, id)
+  // order; stops early if fn returns false.
+  virtual Status for_each_current(const std::function<bool(const VersionRow&)>& fn) = 0;
+
+  virtual Result<std::vector<KekRow>> keks() = 0;
+  virtual Result<std::optional<DekRow>> dek(uint64_t key_id) = 0;
+  virtual Result<std::optional<DekRow>> dek_for(const std::string& compartment) = 0;
+  virtual Result<std::vector<DekRow>> deks() = 0;
+
+  virtual Result<uint64_t> audit_size() = 0;
+  virtual Result<std::vector<AuditRow>> audit_range(uint64_t first_seq, size_t count) = 0;
+  virtual Result<std::vector<AuditRow>> audit_by_patient(const std::string& patient, size_t limit) = 0;
+
+  virtual Result<std::optional<std::string>> meta(const std::string& key) = 0;
+  virtual Result<std::optional<AccountRow>> account(const std::string& username) = 0;
+  virtual Result<std::vector<AccountRow>> accounts() = 0;
+  virtual Result<std::optional<TokenRow>> token(const std::string& hash) = 0;
+  virtual Result<uint64_t> count_current(const std::string& type) = 0;
+
+  // The engine's own consistency check (PRAGMA integrity_check for SQLite).
+  virtual Status integrity_check() = 0;
+  // Checkpoints and truncates the write-ahead log (after key rotation, so no
+  // retired wrapped key stays in the WAL).
+  virtual Status compact() = 0;
+};
+
+// Opens (creating if needed) the SQLite store at `path`, applying pending
+// schema migrations. WAL mode, synchronous=FULL, secure_delete, temp_store in
+// memory.
+Result<std::unique_ptr<Store>> open_sqlite(const std::filesystem::path& path);
+
+}  // namespace medvault::store

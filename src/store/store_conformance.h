@@ -1,0 +1,340 @@
+// The storage conformance suite: every engine must pass it unchanged.
+// An engine's test file instantiates it with a factory that opens a fresh,
+// empty store:
+//
+//   INSTANTIATE_TEST_SUITE_P(Sqlite, StoreConformance,
+//                            ::testing::Values(StoreFactory{"sqlite", &open_fresh_sqlite}));
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "store/store.h"
+
+namespace medvault::store {
+
+struct StoreFactory {
+  std::string name;
+  std::function<std::unique_ptr<Store>()> open_fresh;
+};
+
+inline std::ostream& operator<<(std::ostream& os, const StoreFactory& f) { return os << f.name; }
+
+class StoreConformance : public ::testing::TestWithParam<StoreFactory> {
+ protected:
+  void SetUp() override {
+    store_ = GetParam().open_fresh();
+    ASSERT_NE(store_, nullptr);
+  }
+
+  static VersionRow row(const std::string& type, const std::string& id, uint64_t v,
+                        const std::string& compartment = "p1", int64_t t = 1000) {
+    VersionRow r;
+    r.type = type;
+    r.id = id;
+    r.version = v;
+    r.key_id = 7;
+    r.last_updated_ms = t;
+    r.compartment = compartment;
+    r.body = "cipher-" + id + "-" + std::to_string(v);
+    return r;
+  }
+
+  void put(const VersionRow& r, std::vector<IndexToken> tokens = {}) {
+    auto txn = store_->begin();
+    ASSERT_TRUE(txn.ok()) << txn.error().message;
+    ASSERT_TRUE((*txn)->put_version(r).ok());
+    ASSERT_TRUE((*txn)->set_index(r.type, r.id, tokens).ok());
+    ASSERT_TRUE((*txn)->commit().ok());
+  }
+
+  std::unique_ptr<Store> store_;
+};
+
+TEST_P(StoreConformance, VersionsAndHistory) {
+  put(row("Patient", "a", 1, "a", 1000));
+  put(row("Patient", "a", 2, "a", 2000));
+  auto cur = store_->current("Patient", "a");
+  ASSERT_TRUE(cur.ok());
+  ASSERT_TRUE(cur->has_value());
+  EXPECT_EQ((*cur)->version, 2u);
+  EXPECT_EQ((*cur)->body, "cipher-a-2");
+  EXPECT_EQ((*cur)->last_updated_ms, 2000);
+  auto v1 = store_->version("Patient", "a", 1);
+  ASSERT_TRUE(v1.ok() && v1->has_value());
+  EXPECT_EQ((*v1)->body, "cipher-a-1");
+  auto missing = store_->version("Patient", "a", 3);
+  ASSERT_TRUE(missing.ok());
+  EXPECT_FALSE(missing->has_value());
+  auto h = store_->history("Patient", "a", std::nullopt, 10);
+  ASSERT_TRUE(h.ok());
+  ASSERT_EQ(h->size(), 2u);
+  EXPECT_EQ((*h)[0].version, 2u);
+  EXPECT_EQ((*h)[1].version, 1u);
+  auto since = store_->history("Patient", "a", 1500, 10);
+  ASSERT_TRUE(since.ok());
+  EXPECT_EQ(since->size(), 1u);
+  put(row("Encounter", "e", 1, "a", 3000));
+  auto sys = store_->history("", "", std::nullopt, 10);
+  ASSERT_TRUE(sys.ok());
+  ASSERT_EQ(sys->size(), 3u);
+  EXPECT_EQ((*sys)[0].type, "Encounter");
+  auto type = store_->history("Patient", "", std::nullopt, 1);
+  ASSERT_TRUE(type.ok());
+  ASSERT_EQ(type->size(), 1u);
+  EXPECT_EQ((*type)[0].version, 2u);
+}
+
+TEST_P(StoreConformance, VersionMustBeNext) {
+  put(row("Patient", "a", 1));
+  auto txn = store_->begin();
+  ASSERT_TRUE(txn.ok());
+  auto st = (*txn)->put_version(row("Patient", "a", 3));
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.error().code, Errc::conflict);
+  auto st1 = (*txn)->put_version(row("Patient", "a", 1));
+  ASSERT_FALSE(st1.ok());
+  EXPECT_EQ(st1.error().code, Errc::conflict);
+}
+
+TEST_P(StoreConformance, UncommittedTransactionRollsBack) {
+  {
+    auto txn = store_->begin();
+    ASSERT_TRUE(txn.ok());
+    ASSERT_TRUE((*txn)->put_version(row("Patient", "a", 1)).ok());
+    ASSERT_TRUE((*txn)->put_meta("k", "v").ok());
+  }
+  auto cur = store_->current("Patient", "a");
+  ASSERT_TRUE(cur.ok());
+  EXPECT_FALSE(cur->has_value());
+  auto m = store_->meta("k");
+  ASSERT_TRUE(m.ok());
+  EXPECT_FALSE(m->has_value());
+  // The writer is free again.
+  put(row("Patient", "a", 1));
+}
+
+TEST_P(StoreConformance, TransactionSeesItsOwnWrites) {
+  auto txn = store_->begin();
+  ASSERT_TRUE(txn.ok());
+  ASSERT_TRUE((*txn)->put_version(row("Patient", "a", 1)).ok());
+  auto cur = (*txn)->current("Patient", "a");
+  ASSERT_TRUE(cur.ok() && cur->has_value());
+  EXPECT_EQ((*cur)->version, 1u);
+  EXPECT_TRUE((*txn)->put_version(row("Patient", "a", 2)).ok());
+  ASSERT_TRUE((*txn)->commit().ok());
+}
+
+TEST_P(StoreConformance, ScanWithTokens) {
+  auto tok = [](const std::string& p, const std::string& t) { return IndexToken{p, t}; };
+  put(row("Patient", "a", 1, "a", 100), {tok("name", "T1"), tok("gender", "F")});
+  put(row("Patient", "b", 1, "b", 300), {tok("name", "T1"), tok("gender", "M")});
+  put(row("Patient", "c", 1, "c", 200), {tok("name", "T2"), tok("gender", "F")});
+  put(row("Encounter", "x", 1, "a", 50), {tok("name", "T1")});
+
+  ScanFilter f;
+  f.type = "Patient";
+  f.terms = {{"name", {"T1"}}};
+  auto r = store_->scan(f);
+  ASSERT_TRUE(r.ok());
+  ASSERT_EQ(r->size(), 2u);
+  EXPECT_EQ((*r)[0].id, "a");
+  EXPECT_EQ((*r)[1].id, "b");
+
+  f.terms = {{"name", {"T1", "T2"}}, {"gender", {"F"}}};
+  r = store_->scan(f);
+  ASSERT_TRUE(r.ok());
+  ASSERT_EQ(r->size(), 2u);
+  EXPECT_EQ((*r)[0].id, "a");
+  EXPECT_EQ((*r)[1].id, "c");
+
+  f.newest_first = true;
+  r = store_->scan(f);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ((*r)[0].id, "c");
+
+  ScanFilter g;
+  g.type = "Patient";
+  g.ids = {"b", "c", "zz"};
+  g.updated_from_ms = 250;
+  r = store_->scan(g);
+  ASSERT_TRUE(r.ok());
+  ASSERT_EQ(r->size(), 1u);
+  EXPECT_EQ((*r)[0].id, "b");
+
+  ScanFilter all;
+  all.type = "Patient";
+  all.updated_to_ms = 200;
+  r = store_->scan(all);
+  ASSERT_TRUE(r.ok());
+  ASSERT_EQ(r->size(), 1u);
+  EXPECT_EQ((*r)[0].id, "a");
+}
+
+TEST_P(StoreConformance, ReindexReplacesTokensAndDeletedAreHidden) {
+  put(row("Patient", "a", 1), {{"name", "OLD"}});
+  put(row("Patient", "a", 2), {{"name", "NEW"}});
+  ScanFilter f;
+  f.type = "Patient";
+  f.terms = {{"name", {"OLD"}}};
+  auto r = store_->scan(f);
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r->empty());
+  auto del = row("Patient", "a", 3);
+  del.deleted = true;
+  put(del, {});
+  ScanFilter any;
+  any.type = "Patient";
+  r = store_->scan(any);
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r->empty());
+  auto cur = store_->current("Patient", "a");
+  ASSERT_TRUE(cur.ok() && cur->has_value());
+  EXPECT_TRUE((*cur)->deleted);
+  auto n = store_->count_current("Patient");
+  ASSERT_TRUE(n.ok());
+  EXPECT_EQ(*n, 0u);
+}
+
+TEST_P(StoreConformance, CompartmentAndExport) {
+  put(row("Patient", "p", 1, "p"));
+  put(row("Condition", "c1", 1, "p"));
+  put(row("Condition", "c2", 1, "q"));
+  put(row("Organization", "o", 1, ""));
+  auto c = store_->compartment("p");
+  ASSERT_TRUE(c.ok());
+  ASSERT_EQ(c->size(), 2u);
+  std::vector<std::string> seen;
+  ASSERT_TRUE(store_->for_each_current([&](const VersionRow& r) {
+    seen.push_back(r.type + "/" + r.id + ":" + r.body);
+    return true;
+  }).ok());
+  ASSERT_EQ(seen.size(), 4u);
+  EXPECT_EQ(seen[0], "Condition/c1:cipher-c1-1");
+  EXPECT_EQ(seen[3], "Patient/p:cipher-p-1");
+}
+
+TEST_P(StoreConformance, Keys) {
+  auto txn = store_->begin();
+  ASSERT_TRUE(txn.ok());
+  ASSERT_TRUE((*txn)->put_kek({1, "wrapped1", 5}).ok());
+  auto id = (*txn)->put_dek({0, "p1", 1, "dek1"});
+  ASSERT_TRUE(id.ok());
+  auto id2 = (*txn)->put_dek({0, "p2", 1, "dek2"});
+  ASSERT_TRUE(id2.ok());
+  EXPECT_NE(*id, *id2);
+  EXPECT_FALSE((*txn)->put_dek({0, "p1", 1, "again"}).ok()) << "one data key per compartment";
+  ASSERT_TRUE((*txn)->commit().ok());
+
+  auto d = store_->dek_for("p2");
+  ASSERT_TRUE(d.ok() && d->has_value());
+  EXPECT_EQ((*d)->key_id, *id2);
+  EXPECT_EQ((*d)->wrapped, "dek2");
+
+  auto t2 = store_->begin();
+  ASSERT_TRUE(t2.ok());
+  ASSERT_TRUE((*t2)->put_kek({2, "wrapped2", 6}).ok());
+  ASSERT_TRUE((*t2)->rewrap_dek(*id, 2, "dek1b").ok());
+  ASSERT_TRUE((*t2)->delete_kek(1).ok());
+  ASSERT_TRUE((*t2)->commit().ok());
+  auto keks = store_->keks();
+  ASSERT_TRUE(keks.ok());
+  ASSERT_EQ(keks->size(), 1u);
+  EXPECT_EQ((*keks)[0].version, 2u);
+  auto d1 = store_->dek(*id);
+  ASSERT_TRUE(d1.ok() && d1->has_value());
+  EXPECT_EQ((*d1)->kek_version, 2u);
+  EXPECT_EQ((*d1)->wrapped, "dek1b");
+  auto all = store_->deks();
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ(all->size(), 2u);
+}
+
+TEST_P(StoreConformance, AuditAppendAndQueries) {
+  auto txn = store_->begin();
+  ASSERT_TRUE(txn.ok());
+  std::vector<AuditRow> rows;
+  for (uint64_t i = 1; i <= 5; ++i)
+    rows.push_back({i, static_cast<int64_t>(i * 10), i % 2 ? "p1" : "", "alice", "e" + std::to_string(i),
+                    std::string(32, 'h'), std::string(32, 'c')});
+  ASSERT_TRUE((*txn)->append_audit(rows).ok());
+  ASSERT_TRUE((*txn)->commit().ok());
+  auto n = store_->audit_size();
+  ASSERT_TRUE(n.ok());
+  EXPECT_EQ(*n, 5u);
+  auto r = store_->audit_range(2, 2);
+  ASSERT_TRUE(r.ok());
+  ASSERT_EQ(r->size(), 2u);
+  EXPECT_EQ((*r)[0].seq, 2u);
+  EXPECT_EQ((*r)[1].entry, "e3");
+  auto byp = store_->audit_by_patient("p1", 10);
+  ASSERT_TRUE(byp.ok());
+  ASSERT_EQ(byp->size(), 3u);
+  EXPECT_EQ((*byp)[0].seq, 5u);
+  // A sequence number is never reused.
+  auto t2 = store_->begin();
+  ASSERT_TRUE(t2.ok());
+  EXPECT_FALSE((*t2)->append_audit({rows[0]}).ok());
+}
+
+TEST_P(StoreConformance, AccountsAndTokens) {
+  auto txn = store_->begin();
+  ASSERT_TRUE(txn.ok());
+  ASSERT_TRUE((*txn)->put_account({"alice", "physician", "{}", 1}).ok());
+  ASSERT_TRUE((*txn)->put_token({std::string(32, 'a'), "id1", "alice", "api", 1, 100, 0, false}).ok());
+  ASSERT_TRUE((*txn)->put_token({std::string(32, 'b'), "id2", "alice", "api", 1, 100, 0, false}).ok());
+  ASSERT_TRUE((*txn)->commit().ok());
+  auto a = store_->account("alice");
+  ASSERT_TRUE(a.ok() && a->has_value());
+  EXPECT_EQ((*a)->role, "physician");
+  auto t = store_->token(std::string(32, 'a'));
+  ASSERT_TRUE(t.ok() && t->has_value());
+  EXPECT_FALSE((*t)->revoked);
+  auto t2 = store_->begin();
+  ASSERT_TRUE(t2.ok());
+  auto n = (*t2)->revoke_tokens("", "id1");
+  ASSERT_TRUE(n.ok());
+  EXPECT_EQ(*n, 1u);
+  auto all = (*t2)->revoke_tokens("alice", "");
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ(*all, 1u);
+  ASSERT_TRUE((*t2)->commit().ok());
+  t = store_->token(std::string(32, 'b'));
+  ASSERT_TRUE(t.ok() && t->has_value());
+  EXPECT_TRUE((*t)->revoked);
+}
+
+TEST_P(StoreConformance, ConcurrentReadersAndOneWriter) {
+  put(row("Patient", "a", 1));
+  std::atomic<bool> stop{false};
+  std::atomic<int> reads{0}, failures{0};
+  std::vector<std::thread> readers;
+  for (int i = 0; i < 4; ++i)
+    readers.emplace_back([&] {
+      while (!stop) {
+        auto r = store_->current("Patient", "a");
+        if (!r.ok() || !r->has_value()) ++failures;
+        ++reads;
+      }
+    });
+  for (uint64_t v = 2; v <= 50; ++v) put(row("Patient", "a", v));
+  stop = true;
+  for (auto& t : readers) t.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_GT(reads.load(), 0);
+  auto cur = store_->current("Patient", "a");
+  ASSERT_TRUE(cur.ok() && cur->has_value());
+  EXPECT_EQ((*cur)->version, 50u);
+}
+
+TEST_P(StoreConformance, IntegrityCheckOnHealthyStore) {
+  put(row("Patient", "a", 1));
+  EXPECT_TRUE(store_->integrity_check().ok());
+  EXPECT_TRUE(store_->compact().ok());
+}
+
+}  // namespace medvault::store

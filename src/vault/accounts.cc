@@ -1,0 +1,232 @@
+#include "vault/accounts.h"
+
+#include <sodium.h>
+
+#include <array>
+#include <boost/json.hpp>
+
+#include "vault/core.h"
+
+namespace medvault::vault {
+namespace {
+
+constexpr std::array<std::string_view, 8> kRoles = {
+    "physician", "nurse", "reception", "manager", "it-admin", "auditor", "patient", "service"};
+constexpr std::string_view kTokenPrefix = "mvt_";
+
+bool valid_username(const std::string& u) {
+  if (u.empty() || u.size() > 64) return false;
+  for (char c : u)
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
+      return false;
+  return true;
+}
+
+std::string hex(const unsigned char* p, size_t n) {
+  std::string out(n * 2 + 1, '\0');
+  sodium_bin2hex(out.data(), out.size(), p, n);
+  out.pop_back();
+  return out;
+}
+
+AccountInfo info_of(const store::AccountRow& row) {
+  AccountInfo a;
+  a.username = row.username;
+  a.role = row.role;
+  a.created_ms = row.created_ms;
+  boost::system::error_code ec;
+  auto v = boost::json::parse(row.data, ec);
+  if (!ec && v.is_object()) {
+    const auto& o = v.as_object();
+    if (auto* d = o.if_contains("disabled"); d && d->is_bool()) a.disabled = d->as_bool();
+    if (auto* s = o.if_contains("scopes"); s && s->is_array())
+      for (const auto& x : s->as_array())
+        if (x.is_string()) a.scopes.emplace_back(x.as_string());
+  }
+  return a;
+}
+
+std::string data_of(const AccountInfo& a) {
+  boost::json::object o;
+  o["disabled"] = a.disabled;
+  boost::json::array scopes;
+  for (const auto& s : a.scopes) scopes.emplace_back(s);
+  o["scopes"] = std::move(scopes);
+  return boost::json::serialize(o);
+}
+
+class AccountsImpl final : public Accounts {
+ public:
+  explicit AccountsImpl(Core& c) : c_(c) {}
+
+  Status add_user(const RequestContext& ctx, const std::string& username, const std::string& role,
+                  const std::vector<std::string>& scopes) override {
+    if (!valid_username(username))
+      return make_error(Errc::invalid, "invalid user name: use 1 to 64 of a-z 0-9 . _ -");
+    if (std::find(kRoles.begin(), kRoles.end(), role) == kRoles.end())
+      return make_error(Errc::invalid, "unknown role \"" + role +
+                                           "\": physician, nurse, reception, manager, it-admin, "
+                                           "auditor, patient or service");
+    MV_TRY(require_admin(ctx));
+    MV_ASSIGN(auto existing, c_.store->account(username));
+    if (existing) return make_error(Errc::conflict, "user " + username + " already exists");
+    AccountInfo a;
+    a.username = username;
+    a.role = role;
+    a.scopes = scopes;
+    a.created_ms = c_.clock->now_ms();
+    auto e = c_.entry(ctx, "user-add");
+    e.detail = username + " role " + role;
+    return write(e, [&](store::Transaction& t) {
+      return t.put_account({username, role, data_of(a), a.created_ms});
+    });
+  }
+
+  Result<std::vector<AccountInfo>> list_users(const RequestContext& ctx) override {
+    MV_TRY(require_admin(ctx));
+    MV_ASSIGN(auto rows, c_.store->accounts());
+    std::vector<AccountInfo> out;
+    for (const auto& r : rows) out.push_back(info_of(r));
+    return out;
+  }
+
+  Status set_disabled(const RequestContext& ctx, const std::string& username,
+                      bool disabled) override {
+    MV_TRY(require_admin(ctx));
+    MV_ASSIGN(auto row, c_.store->account(username));
+    if (!row) return make_error(Errc::not_found, "no user " + username);
+    auto a = info_of(*row);
+    a.disabled = disabled;
+    auto e = c_.entry(ctx, disabled ? "user-disable" : "user-enable");
+    e.detail = username;
+    return write(e, [&](store::Transaction& t) -> Status {
+      MV_TRY(t.put_account({username, row->role, data_of(a), row->created_ms}));
+      if (disabled) MV_TRY(t.revoke_tokens(username, ""));
+      return ok_status();
+    });
+  }
+
+  Result<IssuedToken> issue_token(const RequestContext& ctx, const std::string& username,
+                                  int64_t ttl_ms) override {
+    MV_TRY(require_admin(ctx));
+    if (ttl_ms <= 0) return make_error(Errc::invalid, "token lifetime must be positive");
+    MV_ASSIGN(auto row, c_.store->account(username));
+    if (!row) return make_error(Errc::not_found, "no user " + username);
+    if (info_of(*row).disabled) return make_error(Errc::forbidden, "user " + username + " is disabled");
+    unsigned char raw[32];
+    randombytes_buf(raw, sizeof raw);
+    std::string b64(sodium_base64_ENCODED_LEN(sizeof raw, sodium_base64_VARIANT_URLSAFE_NO_PADDING), '\0');
+    sodium_bin2base64(b64.data(), b64.size(), raw, sizeof raw, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    b64.pop_back();
+    sodium_memzero(raw, sizeof raw);
+    IssuedToken t;
+    t.token = std::string(kTokenPrefix) + b64;
+    const std::string h = hash_token(t.token);
+    t.token_id = hex(reinterpret_cast<const unsigned char*>(h.data()), 6);
+    const int64_t now = c_.clock->now_ms();
+    t.expires_ms = now + ttl_ms;
+    auto e = c_.entry(ctx, "token-issue");
+    e.detail = username + " token " + t.token_id;
+    MV_TRY(write(e, [&](store::Transaction& tx) {
+      return tx.put_token({h, t.token_id, username, "api", now, t.expires_ms, 0, false});
+    }));
+    return t;
+  }
+
+  Status revoke_token(const RequestContext& ctx, const std::string& token_id) override {
+    MV_TRY(require_admin(ctx));
+    auto e = c_.entry(ctx, "token-revoke");
+    e.detail = "token " + token_id;
+    uint64_t n = 0;
+    MV_TRY(write(e, [&](store::Transaction& t) -> Status {
+      MV_ASSIGN(n, t.revoke_tokens("", token_id));
+      return ok_status();
+    }));
+    if (n == 0) return make_error(Errc::not_found, "no active token " + token_id);
+    return ok_status();
+  }
+
+  Status revoke_all(const RequestContext& ctx, const std::string& username) override {
+    MV_TRY(require_admin(ctx));
+    auto e = c_.entry(ctx, "token-revoke-all");
+    e.detail = username;
+    return write(e, [&](store::Transaction& t) -> Status {
+      MV_ASSIGN(auto n, t.revoke_tokens(username, ""));
+      (void)n;
+      return ok_status();
+    });
+  }
+
+  Result<access::Subject> authenticate_bearer(std::string_view token,
+                                              const std::string& address) override {
+    const Error generic = make_error(Errc::unauthenticated, "invalid or expired token");
+    std::string reason;
+    std::string user;
+    if (token.size() != kTokenPrefix.size() + 43 || token.substr(0, kTokenPrefix.size()) != kTokenPrefix) {
+      reason = "malformed token";
+    } else {
+      MV_ASSIGN(auto row, c_.store->token(hash_token(token)));
+      if (!row) {
+        reason = "unknown token";
+      } else {
+        user = row->username;
+        if (row->revoked) reason = "revoked token " + row->token_id;
+        else if (row->expires_ms <= c_.clock->now_ms()) reason = "expired token " + row->token_id;
+        else {
+          MV_ASSIGN(auto acct, c_.store->account(row->username));
+          if (!acct) reason = "token of a removed account";
+          else {
+            auto a = info_of(*acct);
+            if (a.disabled) reason = "disabled account";
+            else return access::Subject{a.username, a.role, a.scopes};
+          }
+        }
+      }
+    }
+    audit::Entry e;
+    e.time_ms = c_.clock->now_ms();
+    e.user = user;
+    e.action = "authenticate";
+    e.address = address;
+    e.outcome = "4";
+    e.detail = reason;
+    if (!c_.audit->append(std::move(e)).ok())
+      return make_error(Errc::unavailable, "audit log unavailable; request refused");
+    return generic;
+  }
+
+ private:
+  // Accounts and tokens are managed by the local administrator (the CLI,
+  // holding the unsealed vault) and, once the web console exists, by
+  // it-admin.
+  static Status require_admin(const RequestContext& ctx) {
+    if (ctx.subject.role == "system" || ctx.subject.role == "it-admin") return ok_status();
+    return make_error(Errc::forbidden, "only an administrator manages accounts");
+  }
+
+  std::string hash_token(std::string_view token) const {
+    std::string out(32, '\0');
+    crypto_generichash(reinterpret_cast<unsigned char*>(out.data()), out.size(),
+                       reinterpret_cast<const unsigned char*>(token.data()), token.size(),
+                       c_.session_key.data(), c_.session_key.size());
+    return out;
+  }
+
+  template <typename Fn>
+  Status write(audit::Entry e, Fn&& fn) {
+    MV_ASSIGN(auto txn, c_.store->begin());
+    Status st = fn(*txn);
+    if (st.ok()) st = c_.audit->add(*txn, {std::move(e)});
+    if (st.ok()) st = txn->commit();
+    c_.audit->after_commit(st.ok());
+    return st;
+  }
+
+  Core& c_;
+};
+
+}  // namespace
+
+std::unique_ptr<Accounts> make_accounts(Core& core) { return std::make_unique<AccountsImpl>(core); }
+
+}  // namespace medvault::vault

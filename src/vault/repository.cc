@@ -1,0 +1,516 @@
+// The repository facade: policy, then audit, then crypto, for every access.
+#include <sodium.h>
+
+#include <set>
+
+#include "common/clock.h"
+#include "crypto/aead.h"
+#include "fhir/json.h"
+#include "vault/core.h"
+
+namespace medvault::vault {
+
+audit::Entry Core::entry(const RequestContext& ctx, std::string_view action) const {
+  audit::Entry e;
+  e.time_ms = clock->now_ms();
+  e.user = ctx.subject.user;
+  e.role = ctx.subject.role;
+  e.action = std::string(action);
+  e.purpose = ctx.purpose;
+  e.address = ctx.address;
+  e.workstation = ctx.workstation;
+  e.outcome = "0";
+  return e;
+}
+
+namespace {
+
+using access::Action;
+
+constexpr size_t kMaxHistory = 1000;
+
+std::string new_uuid() {
+  unsigned char b[16];
+  randombytes_buf(b, sizeof b);
+  b[6] = static_cast<unsigned char>((b[6] & 0x0f) | 0x40);
+  b[8] = static_cast<unsigned char>((b[8] & 0x3f) | 0x80);
+  char out[37];
+  std::snprintf(out, sizeof out,
+                "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
+                b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
+                b[15]);
+  return out;
+}
+
+std::string ref(const std::string& type, const std::string& id) { return type + "/" + id; }
+
+// The resource without the elements the server sets (meta.versionId,
+// meta.lastUpdated), serialised: what "unchanged" compares.
+std::string content_of(boost::json::object obj) {
+  if (auto* m = obj.if_contains("meta"); m && m->is_object()) {
+    auto& meta = m->as_object();
+    meta.erase("versionId");
+    meta.erase("lastUpdated");
+    if (meta.empty()) obj.erase("meta");
+  }
+  return fhir::serialize(obj);
+}
+
+class RepositoryImpl final : public Repository {
+ public:
+  explicit RepositoryImpl(Core& core) : c_(core) {}
+
+  Result<StoredResource> read(const RequestContext& ctx, const std::string& type,
+                              const std::string& id) override {
+    auto e = c_.entry(ctx, "read");
+    e.type = type;
+    e.id = id;
+    MV_TRY(check_type_and_id(type, id));
+    MV_ASSIGN(auto row, c_.store->current(type, id));
+    if (!row) return refuse(std::move(e), "4", make_error(Errc::not_found, ref(type, id) + " not found"));
+    e.patient = row->compartment;
+    MV_TRY(authorize(ctx, Action::read, {type, id, row->compartment, nullptr}, e));
+    return finish_read(std::move(e), *row);
+  }
+
+  Result<StoredResource> vread(const RequestContext& ctx, const std::string& type,
+                               const std::string& id, uint64_t version) override {
+    auto e = c_.entry(ctx, "vread");
+    e.type = type;
+    e.id = id;
+    MV_TRY(check_type_and_id(type, id));
+    MV_ASSIGN(auto row, c_.store->version(type, id, version));
+    if (!row)
+      return refuse(std::move(e), "4",
+                    make_error(Errc::not_found, ref(type, id) + " has no version " +
+                                                    std::to_string(version)));
+    e.patient = row->compartment;
+    MV_TRY(authorize(ctx, Action::vread, {type, id, row->compartment, nullptr}, e));
+    return finish_read(std::move(e), *row);
+  }
+
+  Result<StoredResource> create(const RequestContext& ctx, fhir::Resource r) override {
+    r.id = new_uuid();
+    return write(ctx, std::move(r), Action::create, std::nullopt);
+  }
+
+  Result<StoredResource> update(const RequestContext& ctx, fhir::Resource r,
+                                std::optional<uint64_t> if_match) override {
+    if (!fhir::is_valid_id(r.id)) return make_error(Errc::invalid, "invalid resource id");
+    return write(ctx, std::move(r), Action::update, if_match);
+  }
+
+  Result<StoredResource> remove(const RequestContext& ctx, const std::string& type,
+                                const std::string& id) override {
+    MV_TRY(check_type_and_id(type, id));
+    WriteOp op;
+    op.kind = WriteOp::Kind::remove;
+    op.resource.type = type;
+    op.resource.id = id;
+    std::vector<WriteOp> ops;
+    ops.push_back(std::move(op));
+    MV_ASSIGN(auto out, apply(ctx, std::move(ops), Action::remove));
+    return std::move(out.front());
+  }
+
+  Result<std::vector<StoredResource>> history(const RequestContext& ctx, const std::string& type,
+                                              const std::string& id,
+                                              std::optional<int64_t> since_ms,
+                                              size_t count) override {
+    auto e = c_.entry(ctx, "history");
+    e.type = type;
+    e.id = id;
+    if (!type.empty() && !fhir::is_supported_type(type))
+      return make_error(Errc::not_found, "resource type " + type + " is not supported");
+    if (!id.empty() && !fhir::is_valid_id(id)) return make_error(Errc::invalid, "invalid resource id");
+    MV_ASSIGN(auto rows, c_.store->history(type, id, since_ms, std::min(count, kMaxHistory)));
+    if (!id.empty() && rows.empty())
+      return refuse(std::move(e), "4", make_error(Errc::not_found, ref(type, id) + " not found"));
+    if (!id.empty()) e.patient = rows.front().compartment;
+    // Type and system history: the caller sees only what the policy lets it
+    // see, and is told nothing of the rest.
+    std::vector<StoredResource> out;
+    std::set<std::string> patients;
+    bool any_permit = false;
+    for (const auto& row : rows) {
+      auto d = c_.policy->decide(ctx.subject, Action::history, {row.type, row.id, row.compartment, nullptr},
+                                 ctx.purpose);
+      if (!d.permit) continue;
+      any_permit = true;
+      e.explanation = d.explanation;
+      MV_ASSIGN(auto sr, open_row(row));
+      out.push_back(std::move(sr));
+      if (!row.compartment.empty()) patients.insert(row.compartment);
+    }
+    if (!id.empty() && !any_permit) {
+      auto d = c_.policy->decide(ctx.subject, Action::history, {type, id, e.patient, nullptr}, ctx.purpose);
+      e.explanation = d.explanation;
+      return refuse(std::move(e), "4", make_error(Errc::forbidden, "access denied"));
+    }
+    MV_TRY(record_for_patients(std::move(e), patients));
+    return out;
+  }
+
+  Result<SearchResult> search(const RequestContext& ctx, const SearchRequest& q) override {
+    auto e = c_.entry(ctx, "search");
+    e.type = q.type;
+    if (!fhir::is_supported_type(q.type))
+      return make_error(Errc::not_found, "resource type " + q.type + " is not supported");
+    MV_TRY(authorize(ctx, Action::search, {q.type, "", "", nullptr}, e));
+
+    store::ScanFilter f;
+    f.type = q.type;
+    f.ids = q.ids;
+    f.updated_from_ms = q.updated_from_ms;
+    f.updated_to_ms = q.updated_to_ms;
+    f.newest_first = q.newest_first;
+    for (const auto& t : q.terms) {
+      store::IndexTerm term{t.param, {}};
+      for (const auto& v : t.values) {
+        auto tok = c_.indexer->token(q.type, t.param, v);
+        term.tokens.emplace_back(reinterpret_cast<const char*>(tok.data()), tok.size());
+      }
+      f.terms.push_back(std::move(term));
+    }
+    MV_ASSIGN(auto rows, c_.store->scan(f));
+
+    // Policy filter first, so totals and pages never count hidden resources.
+    std::vector<store::VersionRow> visible;
+    visible.reserve(rows.size());
+    for (auto& row : rows) {
+      auto d = c_.policy->decide(ctx.subject, Action::search, {row.type, row.id, row.compartment, nullptr},
+                                 ctx.purpose);
+      if (d.permit) visible.push_back(std::move(row));
+    }
+
+    SearchResult res;
+    std::vector<StoredResource> matches;  // decrypted, when a residual filter needed them
+    if (q.residual) {
+      for (const auto& row : visible) {
+        MV_ASSIGN(auto full, c_.store->version(row.type, row.id, row.version));
+        if (!full) continue;  // replaced since the scan: skip
+        MV_ASSIGN(auto sr, open_row(*full));
+        auto parsed = fhir::parse_resource(sr.json);
+        if (!parsed.ok()) return make_error(Errc::integrity, ref(row.type, row.id) + ": stored JSON does not parse");
+        if (q.residual(*parsed)) matches.push_back(std::move(sr));
+      }
+      res.total = matches.size();
+    } else {
+      res.total = visible.size();
+    }
+
+    std::set<std::string> patients;
+    const size_t end = std::min(res.total, q.offset + q.count);
+    for (size_t i = q.offset; i < end; ++i) {
+      if (q.residual) {
+        res.page.push_back(std::move(matches[i]));
+      } else {
+        MV_ASSIGN(auto full, c_.store->version(visible[i].type, visible[i].id, visible[i].version));
+        if (!full) continue;
+        MV_ASSIGN(auto sr, open_row(*full));
+        res.page.push_back(std::move(sr));
+      }
+      if (!visible.empty() && !q.residual && !visible[i].compartment.empty())
+        patients.insert(visible[i].compartment);
+    }
+    if (q.residual)
+      for (const auto& sr : res.page) {
+        MV_ASSIGN(auto row, c_.store->version(sr.type, sr.id, sr.version));
+        if (row && !row->compartment.empty()) patients.insert(row->compartment);
+      }
+    e.detail = "total=" + std::to_string(res.total);
+    MV_TRY(record_for_patients(std::move(e), patients));
+    return res;
+  }
+
+  Result<std::vector<StoredResource>> everything(const RequestContext& ctx,
+                                                 const std::string& patient_id) override {
+    auto e = c_.entry(ctx, "everything");
+    e.type = "Patient";
+    e.id = patient_id;
+    e.patient = patient_id;
+    MV_TRY(check_type_and_id("Patient", patient_id));
+    MV_ASSIGN(auto patient, c_.store->current("Patient", patient_id));
+    if (!patient || patient->deleted)
+      return refuse(std::move(e), "4", make_error(Errc::not_found, "Patient/" + patient_id + " not found"));
+    MV_TRY(authorize(ctx, Action::everything, {"Patient", patient_id, patient_id, nullptr}, e));
+    MV_ASSIGN(auto rows, c_.store->compartment(patient_id));
+    std::vector<StoredResource> out;
+    for (const auto& row : rows) {
+      auto d = c_.policy->decide(ctx.subject, Action::everything, {row.type, row.id, row.compartment, nullptr},
+                                 ctx.purpose);
+      if (!d.permit) continue;
+      MV_ASSIGN(auto full, c_.store->version(row.type, row.id, row.version));
+      if (!full) continue;
+      MV_ASSIGN(auto sr, open_row(*full));
+      out.push_back(std::move(sr));
+    }
+    MV_TRY(record(std::move(e)));
+    return out;
+  }
+
+  Result<std::vector<StoredResource>> transaction(const RequestContext& ctx,
+                                                  std::vector<WriteOp> ops) override {
+    return apply(ctx, std::move(ops), Action::transaction);
+  }
+
+  Result<ImportStats> import_batch(const RequestContext& ctx,
+                                   std::vector<fhir::Resource> batch) override {
+    ImportStats stats;
+    auto probe = c_.entry(ctx, "import");
+    MV_TRY(authorize(ctx, Action::import, {"", "", "", nullptr}, probe));
+    MV_ASSIGN(auto txn, c_.store->begin());
+    KeyManager::Staging staging(*c_.keys);
+    std::vector<audit::Entry> entries;
+    entries.reserve(batch.size());
+    const int64_t now = c_.clock->now_ms();
+    for (auto& r : batch) {
+      MV_ASSIGN(auto cur, txn->current(r.type, r.id));
+      uint64_t version = 1;
+      if (cur) {
+        version = cur->version + 1;
+        if (!cur->deleted) {
+          MV_ASSIGN(auto stored, c_.store->version(r.type, r.id, cur->version));
+          if (stored) {
+            MV_ASSIGN(auto sr, open_row(*stored));
+            auto old = fhir::parse_json(sr.json);
+            if (old.ok() && old->is_object() &&
+                content_of(old->as_object()) == content_of(r.json)) {
+              ++stats.unchanged;
+              continue;
+            }
+          }
+        }
+      }
+      auto e = c_.entry(ctx, "import");
+      e.explanation = probe.explanation;
+      MV_ASSIGN(auto sr, write_version(*txn, staging, r, version, false, "", now, e));
+      (void)sr;
+      entries.push_back(std::move(e));
+      ++(version == 1 ? stats.created : stats.updated);
+    }
+    MV_TRY(commit(*txn, staging, std::move(entries)));
+    return stats;
+  }
+
+  Status export_all(const RequestContext& ctx,
+                    const std::function<bool(const StoredResource&)>& fn) override {
+    auto e = c_.entry(ctx, "export");
+    MV_TRY(authorize(ctx, Action::export_all, {"", "", "", nullptr}, e));
+    MV_TRY(record(std::move(e)));  // durable before the first byte leaves
+    Status inner = ok_status();
+    MV_TRY(c_.store->for_each_current([&](const store::VersionRow& row) {
+      auto sr = open_row(row);
+      if (!sr.ok()) {
+        inner = sr.take_error();
+        return false;
+      }
+      return fn(*sr);
+    }));
+    return inner;
+  }
+
+ private:
+  static Status check_type_and_id(const std::string& type, const std::string& id) {
+    if (!fhir::is_supported_type(type))
+      return make_error(Errc::not_found, "resource type " + type + " is not supported");
+    if (!fhir::is_valid_id(id)) return make_error(Errc::invalid, "invalid resource id");
+    return ok_status();
+  }
+
+  // Decrypts a stored version. The error names the record, never its content.
+  Result<StoredResource> open_row(const store::VersionRow& row) {
+    const std::string name = ref(row.type, row.id) + " version " + std::to_string(row.version);
+    auto key = c_.keys->dek(row.key_id);
+    if (!key.ok()) return make_error(Errc::integrity, name + ": " + key.error().message);
+    auto pt = crypto::open(**key, crypto::record_ad(row.type, row.id, row.version, row.key_id),
+                           row.body);
+    if (!pt.ok())
+      return make_error(Errc::integrity,
+                        name + ": integrity check failed (record altered, truncated or swapped)");
+    StoredResource sr{row.type, row.id, row.version, row.last_updated_ms, row.deleted,
+                      std::move(pt).value()};
+    if (row.deleted) sr.json.clear();
+    return sr;
+  }
+
+  // Durable audit append; fail closed.
+  Status record(audit::Entry e) {
+    auto st = c_.audit->append(std::move(e));
+    if (!st.ok()) return make_error(Errc::unavailable, "audit log unavailable; request refused");
+    return ok_status();
+  }
+
+  // One entry per patient whose data is in the answer (so the patient's
+  // access history is complete), or one without patient.
+  Status record_for_patients(audit::Entry e, const std::set<std::string>& patients) {
+    if (patients.empty()) return record(std::move(e));
+    for (const auto& p : patients) {
+      auto copy = e;
+      copy.patient = p;
+      MV_TRY(record(std::move(copy)));
+    }
+    return ok_status();
+  }
+
+  // Records a refused or failed request and returns its error.
+  Error refuse(audit::Entry e, const char* outcome, Error err) {
+    e.outcome = outcome;
+    if (!record(std::move(e)).ok())
+      return make_error(Errc::unavailable, "audit log unavailable; request refused");
+    return err;
+  }
+
+  Status authorize(const RequestContext& ctx, Action a, const access::Target& t, audit::Entry& e) {
+    auto d = c_.policy->decide(ctx.subject, a, t, ctx.purpose);
+    e.explanation = d.explanation;
+    if (!d.permit) return refuse(e, "4", make_error(Errc::forbidden, "access denied"));
+    return ok_status();
+  }
+
+  Result<StoredResource> finish_read(audit::Entry e, const store::VersionRow& row) {
+    auto sr = open_row(row);
+    if (!sr.ok()) return refuse(std::move(e), "8", sr.take_error());
+    if (sr->deleted)
+      return refuse(std::move(e), "4", make_error(Errc::gone, ref(row.type, row.id) + " was deleted"));
+    MV_TRY(record(std::move(e)));
+    return sr;
+  }
+
+  // Encrypts and stores one version inside txn; fills the audit entry.
+  Result<StoredResource> write_version(store::Transaction& txn, KeyManager::Staging& staging,
+                                       fhir::Resource& r, uint64_t version, bool deleted,
+                                       const std::string& old_compartment, int64_t now,
+                                       audit::Entry& e) {
+    std::string json;
+    std::string compartment = old_compartment;
+    if (!deleted) {
+      fhir::set_meta(r, r.id, version, format_instant(now));
+      json = fhir::serialize(r.json);
+      compartment = fhir::patient_of(r).value_or("");
+    }
+    MV_ASSIGN(auto dek, staging.dek_for(txn, compartment));
+    store::VersionRow row;
+    row.type = r.type;
+    row.id = r.id;
+    row.version = version;
+    row.key_id = dek.first;
+    row.last_updated_ms = now;
+    row.deleted = deleted;
+    row.compartment = compartment;
+    row.body = crypto::seal(*dek.second, crypto::record_ad(r.type, r.id, version, dek.first), json);
+    MV_TRY(txn.put_version(row));
+    std::vector<store::IndexToken> tokens;
+    if (!deleted) {
+      for (const auto& ie : fhir::index_entries(r)) {
+        auto tok = c_.indexer->token(r.type, ie.param, ie.value);
+        tokens.push_back({ie.param, std::string(reinterpret_cast<const char*>(tok.data()), tok.size())});
+      }
+    }
+    MV_TRY(txn.set_index(r.type, r.id, tokens));
+    e.type = r.type;
+    e.id = r.id;
+    e.patient = compartment;
+    return StoredResource{r.type, r.id, version, now, deleted, std::move(json)};
+  }
+
+  Status commit(store::Transaction& txn, KeyManager::Staging& staging,
+                std::vector<audit::Entry> entries) {
+    Status st = c_.audit->add(txn, std::move(entries));
+    if (st.ok()) st = txn.commit();
+    c_.audit->after_commit(st.ok());
+    if (!st.ok()) return st;
+    staging.commit();
+    return ok_status();
+  }
+
+  Result<StoredResource> write(const RequestContext& ctx, fhir::Resource r, Action a,
+                               std::optional<uint64_t> if_match) {
+    WriteOp op;
+    op.kind = a == Action::create ? WriteOp::Kind::create : WriteOp::Kind::update;
+    op.resource = std::move(r);
+    op.if_match = if_match;
+    std::vector<WriteOp> ops;
+    ops.push_back(std::move(op));
+    MV_ASSIGN(auto out, apply(ctx, std::move(ops), a));
+    return std::move(out.front());
+  }
+
+  // Applies write operations in one database transaction, all or nothing.
+  Result<std::vector<StoredResource>> apply(const RequestContext& ctx, std::vector<WriteOp> ops,
+                                            Action overall) {
+    // Validate and authorise everything before touching the store.
+    for (size_t i = 0; i < ops.size(); ++i) {
+      auto& op = ops[i];
+      Action a = op.kind == WriteOp::Kind::create   ? Action::create
+                 : op.kind == WriteOp::Kind::update ? Action::update
+                                                    : Action::remove;
+      auto e = c_.entry(ctx, access::action_name(a));
+      e.type = op.resource.type;
+      e.id = op.resource.id;
+      if (op.kind == WriteOp::Kind::create) op.resource.id = op.resource.id.empty() ? new_uuid() : op.resource.id;
+      if (op.kind != WriteOp::Kind::remove) {
+        if (!fhir::is_supported_type(op.resource.type))
+          return make_error(Errc::not_found, "resource type " + op.resource.type + " is not supported");
+        auto v = fhir::validate(op.resource);
+        if (!v.ok()) return v.take_error();
+      }
+      std::string patient = op.kind == WriteOp::Kind::remove ? "" : fhir::patient_of(op.resource).value_or("");
+      if (op.kind == WriteOp::Kind::remove) {
+        MV_ASSIGN(auto cur, c_.store->current(op.resource.type, op.resource.id));
+        if (cur) patient = cur->compartment;
+      }
+      e.patient = patient;
+      MV_TRY(authorize(ctx, a, {op.resource.type, op.resource.id, patient, &op.resource.json}, e));
+      if (overall == Action::transaction) {
+        auto d = c_.policy->decide(ctx.subject, Action::transaction, {op.resource.type, op.resource.id, patient, nullptr}, ctx.purpose);
+        if (!d.permit) return refuse(e, "4", make_error(Errc::forbidden, "access denied"));
+      }
+    }
+
+    MV_ASSIGN(auto txn, c_.store->begin());
+    KeyManager::Staging staging(*c_.keys);
+    std::vector<audit::Entry> entries;
+    std::vector<StoredResource> out;
+    const int64_t now = c_.clock->now_ms();
+    for (auto& op : ops) {
+      auto& r = op.resource;
+      MV_ASSIGN(auto cur, txn->current(r.type, r.id));
+      const uint64_t cur_version = cur ? cur->version : 0;
+      if (op.if_match && *op.if_match != cur_version)
+        return make_error(Errc::precondition_failed,
+                          ref(r.type, r.id) + " is at version " + std::to_string(cur_version) +
+                              ", not " + std::to_string(*op.if_match));
+      auto e = c_.entry(ctx, "");
+      if (op.kind == WriteOp::Kind::remove) {
+        if (!cur) return make_error(Errc::not_found, ref(r.type, r.id) + " not found");
+        e.action = "delete";
+        if (cur->deleted) {  // deleting a deleted resource changes nothing
+          out.push_back({r.type, r.id, cur_version, cur->last_updated_ms, true, ""});
+          continue;
+        }
+        MV_ASSIGN(auto sr, write_version(*txn, staging, r, cur_version + 1, true, cur->compartment, now, e));
+        out.push_back(std::move(sr));
+      } else {
+        if (op.kind == WriteOp::Kind::create && cur)
+          return make_error(Errc::conflict, ref(r.type, r.id) + " already exists");
+        e.action = cur_version == 0 ? "create" : "update";
+        MV_ASSIGN(auto sr, write_version(*txn, staging, r, cur_version + 1, false, "", now, e));
+        out.push_back(std::move(sr));
+      }
+      entries.push_back(std::move(e));
+    }
+    MV_TRY(commit(*txn, staging, std::move(entries)));
+    return out;
+  }
+
+  Core& c_;
+};
+
+}  // namespace
+
+std::unique_ptr<Repository> make_repository(Core& core) {
+  return std::make_unique<RepositoryImpl>(core);
+}
+
+}  // namespace medvault::vault

@@ -1,0 +1,138 @@
+// The repository facade: the one way to patient data.
+//
+// Every operation (1) asks the access policy for a decision, (2) appends the
+// audit entry, durably, before any patient data is returned, (3) encrypts or
+// decrypts. If the audit log cannot be written the operation fails with
+// Errc::unavailable (fail closed). Handlers (http/, cli/) never touch the
+// store or the keys: they hold a Repository&.
+//
+// Thread safety: all methods may be called concurrently from several threads.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "access/policy.h"
+#include "common/result.h"
+#include "fhir/resource.h"
+
+namespace medvault::vault {
+
+// Who asks, why and from where; one per request.
+struct RequestContext {
+  access::Subject subject;
+  std::string purpose = "TREAT";  // purpose of use (v3 ActReason code)
+  std::string address = "cli";    // client IP address or "cli"
+  std::string workstation;
+  std::string request_id;
+};
+
+// A stored version as handed to callers. `json` is the resource as stored
+// (with id, meta.versionId and meta.lastUpdated), empty for a delete marker.
+struct StoredResource {
+  std::string type;
+  std::string id;
+  uint64_t version = 0;
+  int64_t last_updated_ms = 0;
+  bool deleted = false;
+  std::string json;
+};
+
+// A search: AND across terms, OR within each term's values. Values are
+// normalised values as produced for fhir::index_entries(); the facade turns
+// them into blind-index tokens.
+struct SearchTerm {
+  std::string param;
+  std::vector<std::string> values;
+};
+
+struct SearchRequest {
+  std::string type;
+  std::vector<SearchTerm> terms;
+  std::vector<std::string> ids;                  // _id (OR); empty = any
+  std::optional<int64_t> updated_from_ms;        // _lastUpdated, inclusive
+  std::optional<int64_t> updated_to_ms;          // _lastUpdated, exclusive
+  // Applied to each candidate after decryption (date ranges, prefixes that
+  // have no index). Must be pure and thread-safe.
+  std::function<bool(const fhir::Resource&)> residual;
+  bool newest_first = false;  // _sort=-_lastUpdated; else ordered by id
+  size_t offset = 0;
+  size_t count = 20;          // 0: total only (_summary=count)
+};
+
+struct SearchResult {
+  size_t total = 0;  // matches the caller may see
+  std::vector<StoredResource> page;
+};
+
+// One operation of a transaction or batch Bundle.
+struct WriteOp {
+  enum class Kind { create, update, remove } kind = Kind::create;
+  fhir::Resource resource;              // create/update; type+id for remove
+  std::optional<uint64_t> if_match;     // expected current version
+};
+
+struct ImportStats {
+  uint64_t created = 0;
+  uint64_t updated = 0;
+  uint64_t unchanged = 0;  // identical to the current version: no new version
+};
+
+class Repository {
+ public:
+  virtual ~Repository() = default;
+
+  // Errc::not_found if absent (or hidden by policy), Errc::gone if deleted,
+  // Errc::integrity if the ciphertext does not authenticate (the message
+  // names type/id/version).
+  virtual Result<StoredResource> read(const RequestContext& ctx, const std::string& type,
+                                      const std::string& id) = 0;
+  virtual Result<StoredResource> vread(const RequestContext& ctx, const std::string& type,
+                                       const std::string& id, uint64_t version) = 0;
+
+  // Create with a server-assigned id (r.id is ignored).
+  virtual Result<StoredResource> create(const RequestContext& ctx, fhir::Resource r) = 0;
+  // Update (or create with the client's id). With if_match, Errc::precondition_failed
+  // unless the current version equals it.
+  virtual Result<StoredResource> update(const RequestContext& ctx, fhir::Resource r,
+                                        std::optional<uint64_t> if_match) = 0;
+  // Soft delete: a new version marked deleted; history keeps the old ones.
+  virtual Result<StoredResource> remove(const RequestContext& ctx, const std::string& type,
+                                        const std::string& id) = 0;
+
+  // History, newest first: instance (type and id), type (id empty), system
+  // (both empty).
+  virtual Result<std::vector<StoredResource>> history(const RequestContext& ctx,
+                                                      const std::string& type,
+                                                      const std::string& id,
+                                                      std::optional<int64_t> since_ms,
+                                                      size_t count) = 0;
+
+  virtual Result<SearchResult> search(const RequestContext& ctx, const SearchRequest& q) = 0;
+
+  // Patient/$everything: the patient and every resource in its compartment.
+  virtual Result<std::vector<StoredResource>> everything(const RequestContext& ctx,
+                                                         const std::string& patient_id) = 0;
+
+  // All operations in one database transaction: all applied or none. For a
+  // batch, call per operation instead.
+  virtual Result<std::vector<StoredResource>> transaction(const RequestContext& ctx,
+                                                          std::vector<WriteOp> ops) = 0;
+
+  // Import: upsert of already-validated resources with their own ids, in one
+  // database transaction (the import's batch boundary). A resource identical
+  // to its current version creates no new version.
+  virtual Result<ImportStats> import_batch(const RequestContext& ctx,
+                                           std::vector<fhir::Resource> batch) = 0;
+
+  // Every current resource, in (type, id) order, decrypted; one audit entry
+  // for the export as a whole, written before the first resource is handed
+  // out. Stops if fn returns false.
+  virtual Status export_all(const RequestContext& ctx,
+                            const std::function<bool(const StoredResource&)>& fn) = 0;
+};
+
+}  // namespace medvault::vault

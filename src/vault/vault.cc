@@ -1,0 +1,249 @@
+#include "vault/vault.h"
+
+#include <sodium.h>
+#include <sys/stat.h>
+
+#include <system_error>
+
+#include "common/file.h"
+#include "crypto/aead.h"
+#include "crypto/kdf.h"
+#include "store/sqlite_schema.h"
+#include "vault/core.h"
+
+namespace medvault::vault {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr const char* kSealFile = "master.seal";
+constexpr const char* kDbFile = "vault.db";
+
+std::string new_vault_id() {
+  unsigned char b[12];
+  randombytes_buf(b, sizeof b);
+  std::string out(sizeof b * 2 + 1, '\0');
+  sodium_bin2hex(out.data(), out.size(), b, sizeof b);
+  out.pop_back();
+  return out;
+}
+
+// The printable recovery-kit document written next to the share files.
+std::string kit_document(const std::string& vault_id, int n, int k) {
+  std::string s;
+  s += "MEDVAULT RECOVERY KIT / KIT DE RECUPERATION MEDVAULT\n";
+  s += "Vault / Coffre : " + vault_id + "\n\n";
+  s += "EN: This vault's master key is split into " + std::to_string(n) +
+       " shares. Any " + std::to_string(k) +
+       " of them unseal it; fewer reveal nothing. Give each share file to a different custodian "
+       "(physician, practice manager, notary...). Keep them apart, offline, and never together "
+       "with a backup medium. To recover: gather " + std::to_string(k) +
+       " custodians, copy their share files to the recovery machine and run\n"
+       "    medvault backup restore --from TARGET --data NEWDIR --share FILE ...\n"
+       "or, for this vault directly, any medvault command with --share FILE (repeated).\n\n";
+  s += "FR : La cle maitresse de ce coffre est partagee en " + std::to_string(n) +
+       " parts. " + std::to_string(k) +
+       " parts quelconques suffisent a l'ouvrir ; moins ne revelent rien. Confiez chaque fichier "
+       "de part a un depositaire different (medecin, gestionnaire, notaire...). Conservez-les "
+       "separement, hors ligne, jamais avec un support de sauvegarde. Pour restaurer : reunissez " +
+       std::to_string(k) + " depositaires et lancez la commande ci-dessus avec --share FICHIER.\n";
+  return s;
+}
+
+class VaultImpl final : public Vault {
+ public:
+  VaultImpl(fs::path dir, crypto::KeySeal seal, crypto::SecretKey master,
+            std::unique_ptr<Core> core)
+      : dir_(std::move(dir)), seal_(std::move(seal)), master_(std::move(master)),
+        core_(std::move(core)) {
+    repo_ = make_repository(*core_);
+    accounts_ = make_accounts(*core_);
+  }
+
+  const fs::path& dir() const override { return dir_; }
+  Repository& repository() override { return *repo_; }
+  Accounts& accounts() override { return *accounts_; }
+
+  Status rotate_kek(const RequestContext& ctx) override {
+    if (ctx.subject.role != "system") return make_error(Errc::forbidden, "only the administrator rotates keys");
+    MV_ASSIGN(auto txn, core_->store->begin());
+    const int64_t now = core_->clock->now_ms();
+    auto rotated = core_->keys->rotate(*txn, now);
+    if (!rotated.ok()) {
+      core_->keys->finish_rotation(false);
+      return rotated.take_error();
+    }
+    auto e = core_->entry(ctx, "key-rotate");
+    e.detail = "key-encryption key version " + std::to_string(*rotated);
+    Status st = core_->audit->add(*txn, {std::move(e)});
+    if (st.ok()) st = txn->commit();
+    core_->audit->after_commit(st.ok());
+    core_->keys->finish_rotation(st.ok());
+    txn.reset();
+    MV_TRY(st);
+    // The retired KEK's page was zeroed by secure_delete; truncating the WAL
+    // removes the copy the log still held.
+    return core_->store->compact();
+  }
+
+  Status change_passphrase(const RequestContext& ctx, const crypto::SecretString& pass,
+                           const crypto::Argon2Params& params) override {
+    if (ctx.subject.role != "system") return make_error(Errc::forbidden, "only the administrator changes the passphrase");
+    seal_.set_passphrase(master_, pass.view(), params);
+    auto e = core_->entry(ctx, "passphrase-change");
+    MV_TRY(core_->audit->append(std::move(e)));
+    return seal_.save(dir_ / kSealFile);
+  }
+
+  Result<VaultStatus> status() override {
+    VaultStatus s;
+    s.vault_id = core_->vault_id;
+    s.store_kind = "sqlite";
+    s.kek_version = core_->keys->kek_version();
+    MV_ASSIGN(auto deks, core_->store->deks());
+    s.data_keys = deks.size();
+    MV_ASSIGN(s.resources, core_->store->count_current(""));
+    MV_ASSIGN(s.audit_entries, core_->store->audit_size());
+    s.schema_version = store::sqlite_schema_version();
+    s.keys_locked_in_memory = crypto::key_pool_locked();
+    s.has_passphrase = seal_.has_passphrase();
+    s.has_keyfile = seal_.has_keyfile();
+    s.recovery_threshold = seal_.recovery_threshold();
+    s.recovery_shares = seal_.recovery_shares();
+    return s;
+  }
+
+  Status verify() override {
+    MV_TRY(core_->store->integrity_check());
+    MV_ASSIGN(auto rep, core_->audit->verify());
+    (void)rep;
+    // Every current record must decrypt: a torn or altered write shows here.
+    Status inner = ok_status();
+    MV_TRY(core_->store->for_each_current([&](const store::VersionRow& row) {
+      auto key = core_->keys->dek(row.key_id);
+      bool ok = key.ok() && crypto::open(**key, crypto::record_ad(row.type, row.id, row.version, row.key_id),
+                                         row.body).ok();
+      if (!ok) {
+        inner = make_error(Errc::integrity, row.type + "/" + row.id + " version " +
+                                                std::to_string(row.version) + ": integrity check failed");
+        return false;
+      }
+      return true;
+    }));
+    return inner;
+  }
+
+ private:
+  fs::path dir_;
+  crypto::KeySeal seal_;
+  crypto::SecretKey master_;
+  std::unique_ptr<Core> core_;
+  std::unique_ptr<Repository> repo_;
+  std::unique_ptr<Accounts> accounts_;
+};
+
+Result<std::unique_ptr<Core>> make_core(const fs::path& dir, const std::string& vault_id,
+                                        const crypto::SecretKey& master, const Clock& clock) {
+  auto core = std::make_unique<Core>();
+  core->vault_id = vault_id;
+  core->clock = &clock;
+  MV_ASSIGN(core->store, store::open_sqlite(dir / kDbFile));
+  MV_ASSIGN(auto stored_id, core->store->meta("vault_id"));
+  if (!stored_id) return make_error(Errc::integrity, "the store in " + dir.string() + " is incomplete (no vault id)");
+  if (*stored_id != vault_id)
+    return make_error(Errc::sealed, "the seal belongs to vault " + vault_id + ", the store to vault " + *stored_id);
+  MV_ASSIGN(core->keys, KeyManager::open(*core->store, vault_id, crypto::derive(master, crypto::SubKey::kek_wrap)));
+  MV_ASSIGN(core->audit, audit::Log::open(*core->store, crypto::derive(master, crypto::SubKey::audit_mac),
+                                          crypto::derive(master, crypto::SubKey::audit_detail)));
+  core->policy = access::make_role_policy();
+  core->indexer = std::make_unique<crypto::BlindIndexer>(crypto::derive(master, crypto::SubKey::blind_index));
+  core->session_key = crypto::derive(master, crypto::SubKey::session);
+  return core;
+}
+
+}  // namespace
+
+Status Vault::init(const InitOptions& o) {
+  if (!crypto::init()) return make_error(Errc::internal, "libsodium cannot be initialised");
+  if (!o.passphrase && !o.keyfile && o.shares == 0)
+    return make_error(Errc::invalid, "a vault needs a passphrase, a key file or recovery shares");
+  if (o.shares != 0 && (o.threshold < 2 || o.threshold > o.shares || o.shares > 255))
+    return make_error(Errc::invalid, "shares need 2 <= threshold <= shares <= 255");
+  if (o.shares != 0 && o.kit_dir.empty())
+    return make_error(Errc::invalid, "recovery shares need --kit DIR to write them to");
+  std::error_code ec;
+  if (fs::exists(o.dir / kSealFile, ec) || fs::exists(o.dir / kDbFile, ec))
+    return make_error(Errc::conflict, o.dir.string() + " already holds a vault");
+  fs::create_directories(o.dir, ec);
+  if (ec) return make_error(Errc::io, "cannot create " + o.dir.string() + ": " + ec.message());
+  ::chmod(o.dir.c_str(), 0700);
+
+  const std::string vault_id = new_vault_id();
+  auto master = crypto::SecretKey::random();
+  crypto::KeySeal seal(vault_id);
+  if (o.passphrase) seal.set_passphrase(master, o.passphrase->view(), o.argon2);
+  if (o.keyfile)
+    seal.set_keyfile(master, {reinterpret_cast<const uint8_t*>(o.keyfile->data()), o.keyfile->size()});
+  std::vector<crypto::ShareFile> shares;
+  if (o.shares) shares = seal.set_recovery(master, o.shares, o.threshold);
+
+  {
+    MV_ASSIGN(auto store, store::open_sqlite(o.dir / kDbFile));
+    MV_ASSIGN(auto txn, store->begin());
+    const int64_t now = SystemClock::instance().now_ms();
+    MV_TRY(txn->put_meta("vault_id", vault_id));
+    MV_TRY(txn->put_meta("created", format_instant(now)));
+    MV_TRY(KeyManager::create_first_kek(*txn, vault_id, crypto::derive(master, crypto::SubKey::kek_wrap), now));
+    // The creation is the log's first entry.
+    MV_ASSIGN(auto log, audit::Log::open(*store, crypto::derive(master, crypto::SubKey::audit_mac),
+                                         crypto::derive(master, crypto::SubKey::audit_detail)));
+    audit::Entry e;
+    e.time_ms = now;
+    e.user = "system";
+    e.role = "system";
+    e.action = "vault-init";
+    e.address = "cli";
+    e.outcome = "0";
+    e.detail = "vault " + vault_id + (o.shares ? ", recovery " + std::to_string(o.threshold) + " of " +
+                                                     std::to_string(o.shares) : "");
+    MV_TRY(log->add(*txn, {std::move(e)}));
+    MV_TRY(txn->commit());
+  }
+  if (!shares.empty()) {
+    fs::create_directories(o.kit_dir, ec);
+    if (ec) return make_error(Errc::io, "cannot create " + o.kit_dir.string() + ": " + ec.message());
+    ::chmod(o.kit_dir.c_str(), 0700);
+    for (const auto& s : shares)
+      MV_TRY(write_file_atomic(o.kit_dir / ("share-" + std::to_string(s.number) + ".txt"), s.text + "\n"));
+    MV_TRY(write_file_atomic(o.kit_dir / "RECOVERY-KIT.txt", kit_document(vault_id, o.shares, o.threshold), 0600));
+  }
+  // The seal last: a directory without it is an incomplete vault, never a
+  // vault whose key is lost.
+  MV_TRY(seal.save(o.dir / kSealFile));
+
+  return ok_status();
+}
+
+Result<std::unique_ptr<Vault>> Vault::open(const fs::path& dir, const Unsealer& how,
+                                           const Clock& clock) {
+  if (!crypto::init()) return make_error(Errc::internal, "libsodium cannot be initialised");
+  std::error_code ec;
+  if (!fs::exists(dir / kSealFile, ec)) {
+    if (fs::exists(dir / kDbFile, ec))
+      return make_error(Errc::sealed, dir.string() + " holds an incomplete vault (no master.seal)");
+    return make_error(Errc::not_found, "no vault in " + dir.string() + " (run medvault init)");
+  }
+  MV_ASSIGN(auto seal, crypto::KeySeal::load(dir / kSealFile));
+  Result<crypto::SecretKey> master = make_error(Errc::sealed, "no passphrase, key file or shares given");
+  if (how.passphrase) master = seal.unseal_passphrase(how.passphrase->view());
+  else if (how.keyfile)
+    master = seal.unseal_keyfile({reinterpret_cast<const uint8_t*>(how.keyfile->data()), how.keyfile->size()});
+  else if (!how.shares.empty()) master = seal.unseal_shares(how.shares);
+  if (!master.ok()) return master.take_error();
+  if (!fs::exists(dir / kDbFile, ec))
+    return make_error(Errc::integrity, "the store " + (dir / kDbFile).string() + " is missing");
+  MV_ASSIGN(auto core, make_core(dir, seal.vault_id(), *master, clock));
+  return std::unique_ptr<Vault>(new VaultImpl(dir, std::move(seal), std::move(master).value(), std::move(core)));
+}
+
+}  // namespace medvault::vault
