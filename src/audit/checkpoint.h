@@ -67,7 +67,8 @@ Result<VerifierKey> parse_verifier_key(std::string_view vkey);
 
 // Signed notes in general (the checkpoint functions below use these).
 // sign_note: `text` must be a valid note text (UTF-8, no control character
-// but newline, ending in a newline), else Errc::invalid. Returns text || "\n" || "— " name " " base64(id || sig) "\n".
+// but newline, ending in a newline), else Errc::invalid. Returns
+// text || "\n" || "— " name " " base64(id || sig) "\n".
 Result<std::string> sign_note(std::string_view text, std::span<const uint8_t> seed,
                               std::string_view key_name);
 // verify_note: checks the note's syntax and the signature by `key`, ignoring

@@ -434,7 +434,8 @@ TEST(MerkleVerify, EdgeCases) {
   auto st = verify_inclusion(some, 3, 8, std::vector<Hash>{some}, some);
   ASSERT_FALSE(st.ok());
   EXPECT_EQ(st.error().code, Errc::integrity);
-  EXPECT_EQ(st.error().message, "inclusion proof for leaf 3 of a tree of 8 has 1 hashes, expected 3");
+  EXPECT_EQ(st.error().message,
+            "inclusion proof for leaf 3 of a tree of 8 has 1 hashes, expected 3");
   EXPECT_FALSE(verify_inclusion(some, UINT64_MAX, UINT64_MAX, {}, some).ok());
 
   // Consistency: sizes that need no proof, time travel, non-empty proofs

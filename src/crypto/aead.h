@@ -1,6 +1,6 @@
 // Authenticated encryption of records and of wrapped keys.
 //
-// Format of a sealed blob (docs/formats.md, "record encryption"):
+// Format of a sealed blob (docs/formats/crypto.md):
 //   byte 0      format version (1)
 //   bytes 1-24  random XChaCha20 nonce
 //   bytes 25-   XChaCha20-Poly1305-IETF ciphertext with its 16-byte tag

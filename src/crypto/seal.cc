@@ -248,9 +248,10 @@ Result<ParsedShare> parse_share(std::string_view text, size_t position, const st
   if (share_vault != vault_id) return sealed(label + " belongs to another vault");
   auto k = parse_decimal<int>(f[0]);
   auto n = parse_decimal<int>(f[1]);
-  if (!k || !n || *k != slot.k || *n != slot.n)
-    return sealed(label + " is from another recovery kit (" + std::string(f[0]) + " of " +
-                  std::string(f[1]) + "); this vault's kit is " + std::to_string(slot.k) + " of " +
+  if (!k || !n) return sealed(label + " is damaged (k or n)");
+  if (*k != slot.k || *n != slot.n)
+    return sealed(label + " is from another recovery kit (" + std::to_string(*k) + " of " +
+                  std::to_string(*n) + "); this vault's kit is " + std::to_string(slot.k) + " of " +
                   std::to_string(slot.n));
   if (!number || *number < 1 || *number > slot.n) return sealed(label + " is damaged (share number)");
   ParsedShare p;

@@ -11,7 +11,7 @@
 // file is detected (Errc::sealed with a clear message), and a wrong
 // passphrase, key file or wrong shares are told apart from corruption where
 // possible ("wrong passphrase" vs "seal file is corrupt").
-// The file format is text (JSON), described in docs/formats.md.
+// The file format is text (JSON), described in docs/formats/crypto.md.
 #pragma once
 
 #include <cstdint>

@@ -345,6 +345,8 @@ TEST_F(CryptoSeal, ForgedShareWithValidChecksumDoesNotUnseal) {
   // A share number outside 1..n, checksum intact.
   auto out_of_range = share_with_checksum("medvault-share-v1:vault-a:2:3:9:" + std::string(43, 'A') + "=");
   expect_sealed(seal.unseal_shares({out_of_range, f[1].text}), "share 9 is damaged (share number)");
+  auto bad_k = share_with_checksum("medvault-share-v1:vault-a:two\nlines:3:3:" + std::string(43, 'A') + "=");
+  expect_sealed(seal.unseal_shares({bad_k, f[1].text}), "share 3 is damaged (k or n)");
   auto short_bytes = share_with_checksum("medvault-share-v1:vault-a:2:3:3:AAAA");
   expect_sealed(seal.unseal_shares({short_bytes, f[1].text}), "share 3 is damaged (share bytes)");
 }

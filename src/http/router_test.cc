@@ -68,6 +68,21 @@ TEST(ParseForm, DecodesFormBodies) {
   EXPECT_TRUE(parse_form("").ok());
 }
 
+TEST(ParseForm, ReadsOnlyTheGivenBytes) {
+  // Boost 1.81's parse_query reads up to a NUL (boostorg/url#757): the
+  // parsers must stay within their view.
+  const std::string buffer = "name=abcXYZ&extra=1";
+  auto p = parse_form(std::string_view(buffer).substr(0, 8));
+  ASSERT_TRUE(p.ok());
+  ASSERT_EQ(p->size(), 1u);
+  EXPECT_EQ((*p)[0].second, "abc");
+  auto t = parse_target(std::string_view("/fhir/Patient?name=abcXYZ").substr(0, 22));
+  ASSERT_TRUE(t.ok());
+  ASSERT_EQ(t->query.size(), 1u);
+  EXPECT_EQ(t->query[0].second, "abc");
+  EXPECT_FALSE(parse_form(std::string_view("a=1\0b=2", 7)).ok());
+}
+
 TEST(Utf8, Validation) {
   EXPECT_TRUE(is_valid_utf8(""));
   EXPECT_TRUE(is_valid_utf8("plain"));

@@ -374,7 +374,6 @@ class SqliteTransaction final : public Transaction {
   Status commit() override {
     MV_TRY(c_.exec("COMMIT"));
     done_ = true;
-    lock_.unlock();  // the next writer may begin while this object lives on
     return ok_status();
   }
 

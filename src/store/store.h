@@ -128,8 +128,10 @@ class Transaction {
   virtual Result<uint64_t> revoke_tokens(const std::string& username,
                                          const std::string& token_id) = 0;
 
-  // Makes every change durable (fsync) and ends the transaction (the next
-  // writer may begin). Without commit(), destruction rolls back.
+  // Makes every change durable (fsync). The writer lock is held until the
+  // Transaction is destroyed, so the caller can finish bookkeeping that must
+  // not interleave with the next writer (the audit head). Without commit(),
+  // destruction rolls back.
   virtual Status commit() = 0;
 };
 

@@ -219,6 +219,8 @@ TEST_P(StoreConformance, CompartmentAndExport) {
 }
 
 TEST_P(StoreConformance, Keys) {
+  uint64_t first_id = 0, second_id = 0;
+  {
   auto txn = store_->begin();
   ASSERT_TRUE(txn.ok());
   ASSERT_TRUE((*txn)->put_kek({1, "wrapped1", 5}).ok());
@@ -229,6 +231,11 @@ TEST_P(StoreConformance, Keys) {
   EXPECT_NE(*id, *id2);
   EXPECT_FALSE((*txn)->put_dek({0, "p1", 1, "again"}).ok()) << "one data key per compartment";
   ASSERT_TRUE((*txn)->commit().ok());
+  first_id = *id;
+  second_id = *id2;
+  }
+  const uint64_t* id = &first_id;
+  const uint64_t* id2 = &second_id;
 
   auto d = store_->dek_for("p2");
   ASSERT_TRUE(d.ok() && d->has_value());
@@ -255,14 +262,16 @@ TEST_P(StoreConformance, Keys) {
 }
 
 TEST_P(StoreConformance, AuditAppendAndQueries) {
+  std::vector<AuditRow> rows;
+  {
   auto txn = store_->begin();
   ASSERT_TRUE(txn.ok());
-  std::vector<AuditRow> rows;
   for (uint64_t i = 1; i <= 5; ++i)
     rows.push_back({i, static_cast<int64_t>(i * 10), i % 2 ? "p1" : "", "alice", "e" + std::to_string(i),
                     std::string(32, 'h'), std::string(32, 'c')});
   ASSERT_TRUE((*txn)->append_audit(rows).ok());
   ASSERT_TRUE((*txn)->commit().ok());
+  }
   auto n = store_->audit_size();
   ASSERT_TRUE(n.ok());
   EXPECT_EQ(*n, 5u);
@@ -282,12 +291,14 @@ TEST_P(StoreConformance, AuditAppendAndQueries) {
 }
 
 TEST_P(StoreConformance, AccountsAndTokens) {
+  {
   auto txn = store_->begin();
   ASSERT_TRUE(txn.ok());
   ASSERT_TRUE((*txn)->put_account({"alice", "physician", "{}", 1}).ok());
   ASSERT_TRUE((*txn)->put_token({std::string(32, 'a'), "id1", "alice", "api", 1, 100, 0, false}).ok());
   ASSERT_TRUE((*txn)->put_token({std::string(32, 'b'), "id2", "alice", "api", 1, 100, 0, false}).ok());
   ASSERT_TRUE((*txn)->commit().ok());
+  }
   auto a = store_->account("alice");
   ASSERT_TRUE(a.ok() && a->has_value());
   EXPECT_EQ((*a)->role, "physician");

@@ -69,7 +69,8 @@ def verify_inclusion(leaf_hash, leaf_index, tree_size, inclusion_path, root_hash
     """RFC 9162 2.1.3.2, step by step."""
     # 1.
     if leaf_index >= tree_size:
-        raise Invalid("leaf index %d is not smaller than the tree size %d" % (leaf_index, tree_size))
+        raise Invalid("leaf index %d is not smaller than the tree size %d"
+                      % (leaf_index, tree_size))
     # 2.
     fn = leaf_index
     sn = tree_size - 1

@@ -1,0 +1,288 @@
+#include "vault/vault.h"
+
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <thread>
+
+#include "fhir/resource.h"
+
+namespace medvault::vault {
+namespace {
+
+namespace fs = std::filesystem;
+
+class VaultTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/mv-vault-XXXXXX";
+    dir_ = ::mkdtemp(tmpl);
+    InitOptions o;
+    o.dir = dir_ / "v";
+    o.passphrase = crypto::SecretString("test passphrase for unit tests");
+    o.argon2 = crypto::Argon2Params::interactive();
+    ASSERT_TRUE(Vault::init(o).ok());
+    Unsealer u;
+    u.passphrase = crypto::SecretString("test passphrase for unit tests");
+    auto v = Vault::open(o.dir, u);
+    ASSERT_TRUE(v.ok()) << v.error().message;
+    vault_ = std::move(v).value();
+    ctx_.subject = {"system", "system", {}};
+  }
+  void TearDown() override {
+    vault_.reset();
+    fs::remove_all(dir_);
+  }
+
+  Repository& repo() { return vault_->repository(); }
+
+  fhir::Resource patient(const std::string& id, const std::string& family) {
+    auto r = fhir::parse_resource(R"({"resourceType":"Patient","id":")" + id +
+                                  R"(","name":[{"family":")" + family +
+                                  R"(","given":["Ana"]}],"gender":"female","birthDate":"1980-02-03"})");
+    EXPECT_TRUE(r.ok());
+    return std::move(r).value();
+  }
+
+  // Runs fn on the raw database file (as an attacker with disk access would).
+  void with_db(const std::function<void(sqlite3*)>& fn) {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open((dir_ / "v" / "vault.db").c_str(), &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);
+    fn(db);
+    sqlite3_close(db);
+  }
+
+  fs::path dir_;
+  std::unique_ptr<Vault> vault_;
+  RequestContext ctx_;
+};
+
+TEST_F(VaultTest, CreateReadUpdateDeleteHistory) {
+  auto c = repo().update(ctx_, patient("p1", "Martin"), std::nullopt);
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->version, 1u);
+  auto r = repo().read(ctx_, "Patient", "p1");
+  ASSERT_TRUE(r.ok());
+  EXPECT_NE(r->json.find("\"versionId\":\"1\""), std::string::npos);
+  EXPECT_NE(r->json.find("Martin"), std::string::npos);
+
+  auto u = repo().update(ctx_, patient("p1", "Durand"), 1);
+  ASSERT_TRUE(u.ok());
+  EXPECT_EQ(u->version, 2u);
+  auto stale = repo().update(ctx_, patient("p1", "Petit"), 1);
+  ASSERT_FALSE(stale.ok());
+  EXPECT_EQ(stale.error().code, Errc::precondition_failed);
+
+  auto v1 = repo().vread(ctx_, "Patient", "p1", 1);
+  ASSERT_TRUE(v1.ok());
+  EXPECT_NE(v1->json.find("Martin"), std::string::npos);
+
+  auto d = repo().remove(ctx_, "Patient", "p1");
+  ASSERT_TRUE(d.ok());
+  auto gone = repo().read(ctx_, "Patient", "p1");
+  ASSERT_FALSE(gone.ok());
+  EXPECT_EQ(gone.error().code, Errc::gone);
+  auto h = repo().history(ctx_, "Patient", "p1", std::nullopt, 10);
+  ASSERT_TRUE(h.ok());
+  ASSERT_EQ(h->size(), 3u);
+  EXPECT_TRUE((*h)[0].deleted);
+  EXPECT_EQ((*h)[2].version, 1u);
+
+  auto missing = repo().read(ctx_, "Patient", "nope");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().code, Errc::not_found);
+  auto bad_id = repo().read(ctx_, "Patient", "../etc/passwd");
+  ASSERT_FALSE(bad_id.ok());
+  EXPECT_EQ(bad_id.error().code, Errc::invalid);
+}
+
+TEST_F(VaultTest, CreateAssignsIdAndValidates) {
+  auto c = repo().create(ctx_, patient("ignored", "Blanc"));
+  ASSERT_TRUE(c.ok());
+  EXPECT_NE(c->id, "ignored");
+  EXPECT_EQ(c->id.size(), 36u);
+  auto bad = fhir::parse_resource(R"({"resourceType":"Patient","birthDate":"not a date"})");
+  ASSERT_TRUE(bad.ok());
+  auto v = repo().create(ctx_, std::move(bad).value());
+  ASSERT_FALSE(v.ok());
+  EXPECT_EQ(v.error().code, Errc::unprocessable);
+  EXPECT_EQ(v.error().path, "Patient.birthDate");
+}
+
+TEST_F(VaultTest, EveryFlippedByteIsAnIntegrityErrorNamingTheRecord) {
+  ASSERT_TRUE(repo().update(ctx_, patient("p1", "Martin"), std::nullopt).ok());
+  std::string body;
+  with_db([&](sqlite3* db) {
+    sqlite3_stmt* st = nullptr;
+    sqlite3_prepare_v2(db, "SELECT body FROM resource_version WHERE id='p1'", -1, &st, nullptr);
+    ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+    body.assign(static_cast<const char*>(sqlite3_column_blob(st, 0)),
+                static_cast<size_t>(sqlite3_column_bytes(st, 0)));
+    sqlite3_finalize(st);
+  });
+  ASSERT_GT(body.size(), 100u);
+  auto set_body = [&](const std::string& b) {
+    with_db([&](sqlite3* db) {
+      sqlite3_stmt* st = nullptr;
+      sqlite3_prepare_v2(db, "UPDATE resource_version SET body=?1 WHERE id='p1'", -1, &st, nullptr);
+      sqlite3_bind_blob(st, 1, b.data(), static_cast<int>(b.size()), SQLITE_STATIC);
+      ASSERT_EQ(sqlite3_step(st), SQLITE_DONE);
+      sqlite3_finalize(st);
+    });
+  };
+  for (size_t i = 0; i < body.size(); ++i) {
+    std::string bad = body;
+    bad[i] = static_cast<char>(bad[i] ^ (1 << (i % 8)));
+    set_body(bad);
+    auto r = repo().read(ctx_, "Patient", "p1");
+    ASSERT_FALSE(r.ok()) << "byte " << i;
+    EXPECT_EQ(r.error().code, Errc::integrity);
+    EXPECT_NE(r.error().message.find("Patient/p1 version 1"), std::string::npos) << r.error().message;
+    EXPECT_EQ(r.error().message.find("Martin"), std::string::npos);
+  }
+  set_body(body);
+  EXPECT_TRUE(repo().read(ctx_, "Patient", "p1").ok());
+  EXPECT_TRUE(vault_->verify().ok());
+}
+
+TEST_F(VaultTest, RotationRetiresTheOldKek) {
+  for (int i = 0; i < 20; ++i)
+    ASSERT_TRUE(repo().update(ctx_, patient("p" + std::to_string(i), "Nom"), std::nullopt).ok());
+  std::string old_wrapped;
+  with_db([&](sqlite3* db) {
+    sqlite3_stmt* st = nullptr;
+    sqlite3_prepare_v2(db, "SELECT wrapped FROM dek ORDER BY key_id LIMIT 1", -1, &st, nullptr);
+    ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+    old_wrapped.assign(static_cast<const char*>(sqlite3_column_blob(st, 0)),
+                       static_cast<size_t>(sqlite3_column_bytes(st, 0)));
+    sqlite3_finalize(st);
+  });
+  ASSERT_TRUE(vault_->rotate_kek(ctx_).ok());
+  auto s = vault_->status();
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(s->kek_version, 2u);
+  for (int i = 0; i < 20; ++i) EXPECT_TRUE(repo().read(ctx_, "Patient", "p" + std::to_string(i)).ok());
+
+  // Put the old wrapping back (as from an old copy of the database): with
+  // KEK 1 destroyed, a fresh process cannot unwrap it.
+  with_db([&](sqlite3* db) {
+    sqlite3_stmt* st = nullptr;
+    sqlite3_prepare_v2(db, "UPDATE dek SET wrapped=?1, kek_version=1 WHERE key_id=(SELECT MIN(key_id) FROM dek)",
+                       -1, &st, nullptr);
+    sqlite3_bind_blob(st, 1, old_wrapped.data(), static_cast<int>(old_wrapped.size()), SQLITE_STATIC);
+    ASSERT_EQ(sqlite3_step(st), SQLITE_DONE);
+    sqlite3_finalize(st);
+  });
+  vault_.reset();
+  Unsealer u;
+  u.passphrase = crypto::SecretString("test passphrase for unit tests");
+  auto v = Vault::open(dir_ / "v", u);
+  ASSERT_TRUE(v.ok());
+  auto st = (*v)->verify();
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.error().code, Errc::integrity);
+}
+
+TEST_F(VaultTest, ConcurrentIfMatchUpdatesLoseNothing) {
+  ASSERT_TRUE(repo().update(ctx_, patient("shared", "Zero"), std::nullopt).ok());
+  std::atomic<int> applied{0}, refused{0};
+  std::vector<std::thread> ts;
+  for (int t = 0; t < 8; ++t)
+    ts.emplace_back([&, t] {
+      for (int i = 0; i < 25; ++i) {
+        auto cur = repo().read(ctx_, "Patient", "shared");
+        if (!cur.ok()) { ADD_FAILURE() << cur.error().message; continue; }
+        auto r = patient("shared", "T" + std::to_string(t) + "x" + std::to_string(i));
+        auto u = repo().update(ctx_, std::move(r), cur->version);
+        if (u.ok()) ++applied;
+        else if (u.error().code == Errc::precondition_failed) ++refused;
+        else ADD_FAILURE() << u.error().message;
+      }
+    });
+  for (auto& t : ts) t.join();
+  EXPECT_EQ(applied + refused, 200);
+  auto fin = repo().read(ctx_, "Patient", "shared");
+  ASSERT_TRUE(fin.ok());
+  EXPECT_EQ(fin->version, static_cast<uint64_t>(applied.load()) + 1);
+  EXPECT_TRUE(vault_->verify().ok());
+}
+
+TEST_F(VaultTest, SearchByBlindIndex) {
+  ASSERT_TRUE(repo().update(ctx_, patient("a", "Lefèvre"), std::nullopt).ok());
+  ASSERT_TRUE(repo().update(ctx_, patient("b", "Lemaire"), std::nullopt).ok());
+  ASSERT_TRUE(repo().update(ctx_, patient("c", "Martin"), std::nullopt).ok());
+  SearchRequest q;
+  q.type = "Patient";
+  q.terms = {{"name", {fhir::normalise_text("LE")}}};
+  auto r = repo().search(ctx_, q);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->total, 2u);
+  q.terms = {{"family", {fhir::normalise_text("lefevre")}}};
+  r = repo().search(ctx_, q);
+  ASSERT_TRUE(r.ok());
+  ASSERT_EQ(r->total, 1u);
+  EXPECT_EQ(r->page[0].id, "a");
+  q.terms = {};
+  q.count = 0;
+  r = repo().search(ctx_, q);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->total, 3u);
+  EXPECT_TRUE(r->page.empty());
+}
+
+TEST_F(VaultTest, EveryAccessIsAudited) {
+  auto before = vault_->status();
+  ASSERT_TRUE(before.ok());
+  ASSERT_TRUE(repo().update(ctx_, patient("p1", "Martin"), std::nullopt).ok());
+  ASSERT_TRUE(repo().read(ctx_, "Patient", "p1").ok());
+  ASSERT_FALSE(repo().read(ctx_, "Patient", "missing").ok());
+  RequestContext reception;
+  reception.subject = {"rita", "reception", {}};
+  auto cond = fhir::parse_resource(
+      R"({"resourceType":"Condition","id":"c1","subject":{"reference":"Patient/p1"},"code":{"text":"x"}})");
+  ASSERT_TRUE(cond.ok());
+  ASSERT_TRUE(repo().update(ctx_, std::move(cond).value(), std::nullopt).ok());
+  auto denied = repo().read(reception, "Condition", "c1");
+  ASSERT_FALSE(denied.ok());
+  EXPECT_EQ(denied.error().code, Errc::forbidden);
+  auto after = vault_->status();
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->audit_entries, before->audit_entries + 5);
+  EXPECT_TRUE(vault_->verify().ok());
+}
+
+TEST_F(VaultTest, AuditTamperingIsFound) {
+  ASSERT_TRUE(repo().update(ctx_, patient("p1", "Martin"), std::nullopt).ok());
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(repo().read(ctx_, "Patient", "p1").ok());
+  with_db([&](sqlite3* db) {
+    ASSERT_EQ(sqlite3_exec(db, "UPDATE audit SET entry=replace(entry,'read','vread') WHERE seq=4",
+                           nullptr, nullptr, nullptr), SQLITE_OK);
+  });
+  auto st = vault_->verify();
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.error().message.find("audit entry 4"), std::string::npos) << st.error().message;
+}
+
+TEST_F(VaultTest, TokensAuthenticateUntilRevokedOrExpired) {
+  auto& acc = vault_->accounts();
+  ASSERT_TRUE(acc.add_user(ctx_, "dr.house", "physician", {}).ok());
+  EXPECT_EQ(acc.add_user(ctx_, "dr.house", "physician", {}).error().code, Errc::conflict);
+  EXPECT_EQ(acc.add_user(ctx_, "x", "wizard", {}).error().code, Errc::invalid);
+  auto t = acc.issue_token(ctx_, "dr.house", 60'000);
+  ASSERT_TRUE(t.ok());
+  auto s = acc.authenticate_bearer(t->token, "127.0.0.1");
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(s->role, "physician");
+  EXPECT_FALSE(acc.authenticate_bearer("mvt_nope", "127.0.0.1").ok());
+  ASSERT_TRUE(acc.revoke_token(ctx_, t->token_id).ok());
+  auto r = acc.authenticate_bearer(t->token, "127.0.0.1");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, Errc::unauthenticated);
+}
+
+}  // namespace
+}  // namespace medvault::vault
