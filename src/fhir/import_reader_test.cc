@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "fhir/test_util.h"
+
 namespace medvault::fhir {
 namespace {
 
@@ -259,6 +261,28 @@ TEST_F(ImportReaderTest, SinglePrettyPrintedResource) {
   ASSERT_TRUE(items[0].resource.ok());
   EXPECT_EQ(items[0].resource->id, "solo");
   EXPECT_EQ(items[0].line, 1u);
+}
+
+// Every Synthea export file of shared/data imports without a rejected line.
+TEST_F(ImportReaderTest, SyntheaExportsImport) {
+  size_t files = 0, resources = 0;
+  for (const char* set : {"synthea-10", "synthea-100"}) {
+    for (const auto& f : std::filesystem::directory_iterator(testing::shared_dir() / "data" / set)) {
+      std::string name = f.path().filename().string();
+      if (f.path().extension() != ".ndjson" || !is_known_r4_type(name.substr(0, name.find('.')))) continue;
+      ++files;
+      auto reader = ImportReader::open(f.path());
+      ASSERT_TRUE(reader.ok()) << name << ": " << reader.error().message;
+      while (auto item = (*reader)->next()) {
+        ASSERT_TRUE(item->resource.ok()) << name << ":" << item->line << ": " << item->resource.error().message;
+        EXPECT_EQ(item->resource->type, name.substr(0, name.find('.')));
+        ++resources;
+      }
+      EXPECT_EQ((*reader)->bytes_read(), (*reader)->bytes_total()) << name;
+    }
+  }
+  EXPECT_GE(files, 21u);
+  EXPECT_GT(resources, 10000u);
 }
 
 }  // namespace

@@ -205,13 +205,13 @@ std::vector<TimeRange> date_values(const bj::object& o, const DateSource& src) {
     if (auto s = as_string(*v)) {
       if (auto r = parse_time_range(*s)) out.push_back(*r);
     } else if (v->is_object()) {  // Period: an open end reaches to infinity
-      TimeRange r{kMin, kMax};
-      bool any = false;
-      if (const bj::value* st = member(v->get_object(), "start"))
-        if (auto tr = parse_time_range(as_string(*st).value_or(""))) r.begin_ms = tr->begin_ms, any = true;
-      if (const bj::value* en = member(v->get_object(), "end"))
-        if (auto tr = parse_time_range(as_string(*en).value_or(""))) r.end_ms = tr->end_ms, any = true;
-      if (any) out.push_back(r);
+      auto bound = [&](std::string_view key) -> std::optional<TimeRange> {
+        const bj::value* b = member(v->get_object(), key);
+        return b ? parse_time_range(as_string(*b).value_or("")) : std::nullopt;
+      };
+      auto start = bound("start");
+      auto end = bound("end");
+      if (start || end) out.push_back({start ? start->begin_ms : kMin, end ? end->end_ms : kMax});
     }
   }
   return out;

@@ -47,7 +47,7 @@ TEST(Validate, AcceptsEverySyntheaResource) {
       }
     }
   }
-  EXPECT_EQ(files, 21u);
+  EXPECT_GE(files, 21u);
   EXPECT_GT(lines, 10000u);
 }
 

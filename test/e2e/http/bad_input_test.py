@@ -21,7 +21,9 @@ class BadInputTest(unittest.TestCase):
         cls.vault.add_user("drlee", "physician")
         cls.token, _ = cls.vault.token("drlee")
         cls.short_token, _ = cls.vault.token("drlee", ttl="1s")
-        cls.revoked_token, cls.revoked_id = cls.vault.token("drlee")
+        cls.revoked_token, revoked_id = cls.vault.token("drlee")
+        cls.vault.run("token", "revoke", "--data", cls.vault.data, "--id", revoked_id)
+        cls.live_token, cls.live_id = cls.vault.token("drlee")
         cls.server = cls.vault.serve()
         status, _, body = cls.server.json("POST", "/fhir/Patient", {
             "resourceType": "Patient", "name": [{"family": SECRET_NAME, "given": ["Ada"]}],
@@ -164,9 +166,6 @@ class BadInputTest(unittest.TestCase):
         time.sleep(1.5)
         hdrs, _ = self.check("GET", f"/fhir/Patient/{self.patient_id}", token=self.short_token, expected=401)
         self.assertTrue(hdrs["www-authenticate"].startswith("Bearer"))
-        status, _, _ = self.server.request("GET", f"/fhir/Patient/{self.patient_id}", token=self.revoked_token)
-        self.assertEqual(status, 200)
-        self.vault.run("token", "revoke", "--data", self.vault.data, "--id", self.revoked_id)
         self.check("GET", f"/fhir/Patient/{self.patient_id}", token=self.revoked_token, expected=401)
 
     def test_zz_store_unchanged_and_logs_clean(self):
@@ -179,6 +178,15 @@ class BadInputTest(unittest.TestCase):
         self.assertNotIn(self.token, logs)
         for line in self.server.log_lines:
             json.loads(line)  # every log line is one JSON object
+
+    def test_zzz_token_revoked_while_serving(self):
+        # Last: revocation by the command line while the server runs.
+        status, _, _ = self.server.request("GET", f"/fhir/Patient/{self.patient_id}", token=self.live_token)
+        self.assertEqual(status, 200)
+        self.vault.run("token", "revoke", "--data", self.vault.data, "--id", self.live_id)
+        self.check("GET", f"/fhir/Patient/{self.patient_id}", token=self.live_token, expected=401)
+        status, _, _ = self.server.request("GET", f"/fhir/Patient/{self.patient_id}", token=self.token)
+        self.assertEqual(status, 200)
 
 
 if __name__ == "__main__":
