@@ -10,6 +10,10 @@ BENCH_BUILD?= build-bench
 JOBS       ?= $(shell nproc)
 FUZZ_SECONDS ?= 30
 
+# ccache hits across clones in other folders (CI builds a fresh clone).
+export CCACHE_BASEDIR := $(CURDIR)
+export CCACHE_NOHASHDIR := 1
+
 .PHONY: all setup build asan test unit-asan e2e fuzz bench demo clean
 
 all: build

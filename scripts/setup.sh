@@ -13,6 +13,7 @@ PACKAGES=(
   libgfshare-dev libzstd-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-cryptography python3-nacl
+  testssl.sh
 )
 
 # Node.js and npm come with the machine image on CI; install Debian's only if absent.

@@ -6,6 +6,9 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
+
+#include "common/result.h"
 
 namespace medvault::audit {
 
@@ -30,5 +33,12 @@ struct Entry {
 // input of the Merkle tree. Deterministic: the same entry always gives the
 // same bytes.
 std::string canonical(const Entry& e);
+
+// The strict inverse of canonical(): accepts exactly the bytes canonical()
+// can produce (same key order, same escapes, no whitespace), so that
+// canonical(parse) == bytes whenever it succeeds. Fills `out`, reusing its
+// strings' capacity (the verifier parses millions of entries). Errc::integrity
+// on anything else, with a reason that never quotes the input.
+Status parse_canonical(std::string_view bytes, Entry& out);
 
 }  // namespace medvault::audit

@@ -2,7 +2,8 @@
 
 #include <sodium.h>
 
-#include <map>
+#include <bit>
+#include <cstring>
 
 #include "crypto/aead.h"
 
@@ -10,26 +11,9 @@ namespace medvault::audit {
 namespace {
 
 constexpr std::string_view kDetailAd = "medvault-audit-detail-v1";
-
-std::string sha256_leaf(const std::string& entry) {
-  crypto_hash_sha256_state st;
-  crypto_hash_sha256_init(&st);
-  const unsigned char prefix = 0x00;
-  crypto_hash_sha256_update(&st, &prefix, 1);
-  crypto_hash_sha256_update(&st, reinterpret_cast<const unsigned char*>(entry.data()),
-                            entry.size());
-  std::string out(crypto_hash_sha256_BYTES, '\0');
-  crypto_hash_sha256_final(&st, reinterpret_cast<unsigned char*>(out.data()));
-  return out;
-}
-
-std::string to_hex(const std::string& bin) {
-  std::string out(bin.size() * 2 + 1, '\0');
-  sodium_bin2hex(out.data(), out.size(), reinterpret_cast<const unsigned char*>(bin.data()),
-                 bin.size());
-  out.pop_back();
-  return out;
-}
+// Rows per read snapshot when walking the whole log.
+constexpr uint64_t kScanChunk = 65536;
+constexpr size_t kHash = merkle::kHashSize;
 
 std::string to_base64(const std::string& bin) {
   std::string out(sodium_base64_ENCODED_LEN(bin.size(), sodium_base64_VARIANT_ORIGINAL), '\0');
@@ -39,43 +23,136 @@ std::string to_base64(const std::string& bin) {
   return out;
 }
 
-}  // namespace
-
-Result<std::unique_ptr<Log>> Log::open(store::Store& store, crypto::SecretKey mac_key,
-                                       crypto::SecretKey detail_key) {
-  std::unique_ptr<Log> log(new Log(store, std::move(mac_key), std::move(detail_key)));
-  MV_ASSIGN(uint64_t n, store.audit_size());
-  log->chain_.assign(32, '\0');
-  if (n > 0) {
-    MV_ASSIGN(auto rows, store.audit_range(n, 1));
-    if (rows.size() != 1 || rows[0].chain.size() != 32)
-      return make_error(Errc::integrity, "audit entry " + std::to_string(n) + ": missing or damaged");
-    log->chain_ = rows[0].chain;
-  }
-  log->seq_ = n;
-  return log;
-}
-
-std::string Log::chain_next(const std::string& prev, const std::string& leaf) const {
-  crypto_auth_hmacsha256_state st;
-  crypto_auth_hmacsha256_init(&st, mac_key_.data(), mac_key_.size());
-  crypto_auth_hmacsha256_update(&st, reinterpret_cast<const unsigned char*>(prev.data()),
-                                prev.size());
-  crypto_auth_hmacsha256_update(&st, reinterpret_cast<const unsigned char*>(leaf.data()),
-                                leaf.size());
-  std::string out(crypto_auth_hmacsha256_BYTES, '\0');
-  crypto_auth_hmacsha256_final(&st, reinterpret_cast<unsigned char*>(out.data()));
+std::string to_hex(std::string_view bin) {
+  std::string out(bin.size() * 2 + 1, '\0');
+  sodium_bin2hex(out.data(), out.size(), reinterpret_cast<const unsigned char*>(bin.data()),
+                 bin.size());
+  out.pop_back();
   return out;
 }
 
+Error bad_entry(uint64_t seq, const std::string& why) {
+  return make_error(Errc::integrity, "audit entry " + std::to_string(seq) + ": " + why);
+}
+
+// The MAC chain's HMAC-SHA-256, keyed once: the state after the key block is
+// copied for each link, so a link costs the hashing of its 64 bytes only.
+// The keyed state is as secret as the key: wiped on destruction.
+class ChainMac {
+ public:
+  explicit ChainMac(const crypto::SecretKey& key) {
+    crypto_auth_hmacsha256_init(&keyed_, key.data(), key.size());
+  }
+  ~ChainMac() { sodium_memzero(&keyed_, sizeof keyed_); }
+  ChainMac(const ChainMac&) = delete;
+  ChainMac& operator=(const ChainMac&) = delete;
+
+  // out = HMAC(key, prev || leaf); each 32 bytes. out may alias prev.
+  void next(const uint8_t* prev, const uint8_t* leaf, uint8_t* out) {
+    work_ = keyed_;
+    crypto_auth_hmacsha256_update(&work_, prev, kHash);
+    crypto_auth_hmacsha256_update(&work_, leaf, kHash);
+    crypto_auth_hmacsha256_final(&work_, out);
+    sodium_memzero(&work_, sizeof work_);
+  }
+
+ private:
+  crypto_auth_hmacsha256_state keyed_;
+  crypto_auth_hmacsha256_state work_;
+};
+
+
+std::string frontier_bytes(const merkle::Tree& t) {
+  std::string out;
+  out.reserve(t.frontier().size() * kHash);
+  for (const auto& h : t.frontier()) out.append(reinterpret_cast<const char*>(h.data()), kHash);
+  return out;
+}
+
+}  // namespace
+
+Log::Log(store::Store& store, LogKeys keys, LogOptions options)
+    : store_(store), mac_key_(std::move(keys.mac)), detail_key_(std::move(keys.detail)),
+      signing_seed_(std::move(keys.signing)), opt_(std::move(options)) {}
+
+Result<std::unique_ptr<Log>> Log::open(store::Store& store, LogKeys keys, LogOptions options) {
+  if (options.clock == nullptr) options.clock = &SystemClock::instance();
+  std::unique_ptr<Log> log(new Log(store, std::move(keys), std::move(options)));
+  MV_ASSIGN(log->vkey_, verifier_key_from_seed(log->opt_.origin, log->signing_seed_.bytes()));
+  MV_ASSIGN(uint64_t n, store.audit_size());
+  log->chain_.assign(kHash, '\0');
+  log->seq_ = n;
+  if (n > 0) {
+    MV_ASSIGN(auto rows, store.audit_range(n, 1));
+    if (rows.size() != 1 || rows[0].seq != n || rows[0].chain.size() != kHash)
+      log->damaged_ = "audit entry " + std::to_string(n) + " is damaged";
+    else
+      log->chain_ = rows[0].chain;
+  }
+  MV_TRY(log->restore_tree(n));
+  return log;
+}
+
+// The last checkpoint's frontier is trusted only if it gives the root that
+// the checkpoint's signature (by this log's key) vouches for; finding another
+// frontier with that root would be a SHA-256 collision.
+Status Log::restore_tree(uint64_t n) {
+  merkle::Tree t;
+  MV_ASSIGN(auto last, store_.last_audit_checkpoint());
+  if (last && last->size <= n && last->frontier.size() == std::popcount(last->size) * kHash) {
+    auto cp = verify_checkpoint(last->note, vkey_, opt_.origin);
+    if (cp.ok() && cp->size == last->size) {
+      std::vector<merkle::Hash> f(last->frontier.size() / kHash);
+      for (size_t i = 0; i < f.size(); ++i)
+        std::memcpy(f[i].data(), last->frontier.data() + i * kHash, kHash);
+      auto restored = merkle::Tree::from_frontier(last->size, std::move(f));
+      if (restored.ok() && restored->root() == cp->root) t = std::move(restored).value();
+    }
+  }
+  uint64_t expect = t.size() + 1;
+  bool bad = false;
+  merkle::Hash h;
+  MV_TRY(store_.audit_scan(expect, n - t.size(), [&](const store::AuditRowView& v) {
+    if (v.seq != expect || v.leaf_hash.size() != kHash) {
+      bad = true;
+      return false;
+    }
+    std::memcpy(h.data(), v.leaf_hash.data(), kHash);
+    t.append(h);
+    ++expect;
+    return true;
+  }));
+  if ((bad || t.size() != n) && damaged_.empty())
+    damaged_ = "audit entry " + std::to_string(t.size() + 1) + " is damaged";
+  tree_ = std::move(t);
+  return ok_status();
+}
+
+Result<store::AuditCheckpointRow> Log::sign(const merkle::Tree& tree) const {
+  store::AuditCheckpointRow row;
+  row.size = tree.size();
+  row.time_ms = opt_.clock->now_ms();
+  MV_ASSIGN(row.note, sign_checkpoint(opt_.origin, tree.size(), tree.root(), signing_seed_.bytes(),
+                                      opt_.origin));
+  row.frontier = frontier_bytes(tree);
+  return row;
+}
+
+std::string Log::verifier_key() const { return format_verifier_key(vkey_); }
+
 Status Log::add(store::Transaction& txn, std::vector<Entry> entries) {
   std::lock_guard<std::mutex> lock(head_mu_);
+  if (!damaged_.empty())
+    return make_error(Errc::unavailable, damaged_ + "; run medvault audit verify");
   // A transaction that ended without after_commit() left no trace: the
   // writer lock is exclusive, so a new transaction means the old one is over.
   if (staged_ && staged_txn_ != &txn) staged_ = false;
   uint64_t seq = staged_ ? staged_seq_ : seq_;
   std::string chain = staged_ ? staged_chain_ : chain_;
+  merkle::Tree tree = staged_ ? staged_tree_ : tree_;
+  ChainMac mac(mac_key_);
   std::vector<store::AuditRow> rows;
+  std::vector<store::AuditCheckpointRow> checkpoints;
   rows.reserve(entries.size());
   for (auto& e : entries) {
     if (!e.detail.empty()) e.detail = to_base64(crypto::seal(detail_key_, kDetailAd, e.detail));
@@ -85,16 +162,25 @@ Status Log::add(store::Transaction& txn, std::vector<Entry> entries) {
     row.patient = e.patient;
     row.user = e.user;
     row.entry = canonical(e);
-    row.leaf_hash = sha256_leaf(row.entry);
-    chain = chain_next(chain, row.leaf_hash);
+    const merkle::Hash leaf = merkle::leaf_hash(row.entry);
+    row.leaf_hash = merkle::to_bytes(leaf);
+    auto* c = reinterpret_cast<uint8_t*>(chain.data());
+    mac.next(c, leaf.data(), c);
     row.chain = chain;
     rows.push_back(std::move(row));
+    tree.append(leaf);
+    if (opt_.checkpoint_every != 0 && tree.size() % opt_.checkpoint_every == 0) {
+      MV_ASSIGN(auto cp, sign(tree));
+      checkpoints.push_back(std::move(cp));
+    }
   }
   MV_TRY(txn.append_audit(rows));
+  for (const auto& cp : checkpoints) MV_TRY(txn.put_audit_checkpoint(cp));
   staged_ = true;
   staged_txn_ = &txn;
   staged_seq_ = seq;
   staged_chain_ = std::move(chain);
+  staged_tree_ = std::move(tree);
   return ok_status();
 }
 
@@ -103,6 +189,7 @@ void Log::after_commit(bool committed) {
   if (committed && staged_) {
     seq_ = staged_seq_;
     chain_ = staged_chain_;
+    tree_ = staged_tree_;
   }
   staged_ = false;
   staged_txn_ = nullptr;
@@ -152,30 +239,210 @@ Status Log::write_batch(std::vector<Entry> batch) {
   return ok_status();
 }
 
-Result<VerifyReport> Log::verify() {
-  VerifyReport rep;
-  std::string chain(32, '\0');
-  uint64_t next = 1;
-  constexpr size_t kChunk = 10000;
-  for (;;) {
-    MV_ASSIGN(auto rows, store_.audit_range(next, kChunk));
-    if (rows.empty()) break;
-    for (const auto& r : rows) {
-      const std::string where = "audit entry " + std::to_string(next);
-      if (r.seq != next) return make_error(Errc::integrity, where + ": missing (next stored is " +
-                                                                std::to_string(r.seq) + ")");
-      if (sha256_leaf(r.entry) != r.leaf_hash)
-        return make_error(Errc::integrity, where + ": entry does not match its leaf hash");
-      chain = chain_next(chain, r.leaf_hash);
-      if (chain != r.chain)
-        return make_error(Errc::integrity, where + ": MAC chain broken (entry altered, inserted, "
-                                                   "removed or reordered)");
-      ++next;
-    }
+Result<std::string> Log::checkpoint() {
+  // The writer lock keeps appends out while the committed tree is signed.
+  MV_ASSIGN(auto txn, store_.begin());
+  merkle::Tree tree;
+  {
+    std::lock_guard<std::mutex> lock(head_mu_);
+    if (!damaged_.empty())
+      return make_error(Errc::integrity, damaged_ + "; run medvault audit verify");
+    tree = tree_;
   }
-  rep.entries = next - 1;
-  rep.chain_head_hex = to_hex(chain);
+  MV_ASSIGN(auto row, sign(tree));
+  MV_TRY(txn->put_audit_checkpoint(row));
+  MV_TRY(txn->commit());
+  return row.note;
+}
+
+Result<VerifyReport> Log::verify(const VerifyOptions& options) {
+  VerifyReport rep;
+  // Read before the walk: whatever is appended meanwhile comes after these.
+  MV_ASSIGN(const uint64_t stored_max, store_.audit_size());
+  MV_ASSIGN(const auto checkpoints, store_.audit_checkpoints());
+  std::optional<Checkpoint> witness;
+  if (options.witness_note) {
+    auto w = verify_checkpoint(*options.witness_note, vkey_, opt_.origin);
+    if (!w.ok())
+      return make_error(Errc::integrity, "exported checkpoint rejected: " + w.error().message);
+    witness = std::move(w).value();
+    rep.witness_size = witness->size;
+  }
+
+  merkle::Tree tree;
+  std::array<uint8_t, kHash> chain{};
+  ChainMac mac(mac_key_);
+  Entry parsed;
+  size_t next_cp = 0;
+  uint64_t next = 1;
+  Status failure = ok_status();
+
+  // Every stored checkpoint and the witness, at the tree size they cover.
+  auto check_checkpoints = [&]() -> Status {
+    for (; next_cp < checkpoints.size() && checkpoints[next_cp].size <= tree.size(); ++next_cp) {
+      const auto& row = checkpoints[next_cp];
+      const std::string where = "audit checkpoint at size " + std::to_string(row.size) + ": ";
+      auto cp = verify_checkpoint(row.note, vkey_, opt_.origin);
+      if (!cp.ok()) return make_error(Errc::integrity, where + cp.error().message);
+      if (cp->size != row.size) return make_error(Errc::integrity, where + "its note covers another size");
+      if (cp->root != tree.root())
+        return make_error(Errc::integrity, where + "signed root does not match entries 1.." +
+                                               std::to_string(row.size) +
+                                               " (log rewritten or rolled back)");
+      if (row.frontier != frontier_bytes(tree))
+        return make_error(Errc::integrity, where + "stored frontier is damaged");
+      ++rep.checkpoints;
+    }
+    if (witness && witness->size == tree.size() && witness->root != tree.root())
+      return make_error(Errc::integrity,
+                        "audit log does not extend the exported checkpoint: its first " +
+                            std::to_string(witness->size) +
+                            " entries differ from what was exported (rewritten or rolled back)");
+    return ok_status();
+  };
+
+  auto check_row = [&](const store::AuditRowView& r) -> Status {
+    if (r.seq != next)
+      return bad_entry(next, "missing (next stored is " + std::to_string(r.seq) + ")");
+    if (r.leaf_hash.size() != kHash || r.chain.size() != kHash)
+      return bad_entry(next, "damaged hash columns");
+    const merkle::Hash leaf = merkle::leaf_hash(r.entry);
+    if (std::memcmp(leaf.data(), r.leaf_hash.data(), kHash) != 0)
+      return bad_entry(next, "entry does not match its leaf hash");
+    if (!parse_canonical(r.entry, parsed).ok())
+      return bad_entry(next, "entry bytes are not a canonical entry");
+    if (parsed.time_ms != r.time_ms || parsed.patient != r.patient || parsed.user != r.user)
+      return bad_entry(next, "indexed columns (time, patient, user) do not match the entry");
+    mac.next(chain.data(), leaf.data(), chain.data());
+    if (std::memcmp(chain.data(), r.chain.data(), kHash) != 0)
+      return bad_entry(next, "MAC chain broken (entry altered, inserted, removed or reordered)");
+    tree.append(leaf);
+    ++next;
+    return ok_status();
+  };
+
+  MV_TRY(check_checkpoints());  // a checkpoint of the empty log
+  for (;;) {
+    uint64_t got = 0;
+    MV_TRY(store_.audit_scan(next, kScanChunk, [&](const store::AuditRowView& r) {
+      ++got;
+      failure = check_row(r);
+      if (failure.ok()) failure = check_checkpoints();
+      return failure.ok();
+    }));
+    MV_TRY(failure);
+    if (got == 0) break;
+  }
+  const uint64_t n = next - 1;
+  if (n < stored_max) return bad_entry(next, "missing");
+  if (next_cp < checkpoints.size())
+    return bad_entry(next, "missing: the log ends at " + std::to_string(n) +
+                               " entries but a stored checkpoint covers " +
+                               std::to_string(checkpoints[next_cp].size) + " (truncated)");
+  if (witness && witness->size > n)
+    return bad_entry(next, "missing: the log ends at " + std::to_string(n) +
+                               " entries but the exported checkpoint covers " +
+                               std::to_string(witness->size) + " (truncated or rolled back)");
+  rep.entries = n;
+  rep.chain_head_hex = to_hex(std::string_view(reinterpret_cast<const char*>(chain.data()), kHash));
+  rep.root_hex = merkle::to_hex(tree.root());
   return rep;
+}
+
+merkle::LeafReader Log::leaf_reader() {
+  return [this](uint64_t first, std::span<merkle::Hash> out) -> Status {
+    size_t i = 0;
+    bool bad = false;
+    MV_TRY(store_.audit_scan(first + 1, out.size(), [&](const store::AuditRowView& v) {
+      if (v.seq != first + 1 + i || v.leaf_hash.size() != kHash) {
+        bad = true;
+        return false;
+      }
+      std::memcpy(out[i].data(), v.leaf_hash.data(), kHash);
+      ++i;
+      return true;
+    }));
+    if (bad || i != out.size())
+      return bad_entry(first + 1 + i, "missing or damaged leaf hash; run medvault audit verify");
+    return ok_status();
+  };
+}
+
+Result<merkle::Hash> Log::root_at(uint64_t size) {
+  {
+    std::lock_guard<std::mutex> lock(head_mu_);
+    if (tree_.size() == size) return tree_.root();
+  }
+  if (size == 0) return merkle::empty_root();
+  return merkle::root(size, leaf_reader());
+}
+
+Result<InclusionProof> Log::prove_inclusion(uint64_t seq, uint64_t size) {
+  const uint64_t n = this->size();
+  if (size == 0) size = n;
+  if (size > n)
+    return make_error(Errc::invalid, "tree size " + std::to_string(size) + " exceeds the log (" +
+                                         std::to_string(n) + " entries)");
+  if (seq == 0 || seq > size)
+    return make_error(Errc::invalid, "entry " + std::to_string(seq) + " is not in a tree of " +
+                                         std::to_string(size) + " entries");
+  InclusionProof p;
+  p.index = seq - 1;
+  p.size = size;
+  auto read = leaf_reader();
+  MV_TRY(read(p.index, std::span<merkle::Hash>(&p.leaf, 1)));
+  MV_ASSIGN(p.path, merkle::inclusion_proof(p.index, size, read));
+  MV_ASSIGN(p.root, root_at(size));
+  // The proof is checked before it leaves: a stored leaf hash that differs
+  // from the one the tree was built from shows here.
+  if (auto st = merkle::verify_inclusion(p.leaf, p.index, size, p.path, p.root); !st.ok())
+    return make_error(Errc::integrity, "inclusion proof does not verify (" + st.error().message +
+                                           "); run medvault audit verify");
+  return p;
+}
+
+Result<ConsistencyProof> Log::prove_consistency(uint64_t old_size, uint64_t size) {
+  const uint64_t n = this->size();
+  if (size == 0) size = n;
+  if (size > n)
+    return make_error(Errc::invalid, "tree size " + std::to_string(size) + " exceeds the log (" +
+                                         std::to_string(n) + " entries)");
+  if (old_size > size)
+    return make_error(Errc::invalid, "old size " + std::to_string(old_size) +
+                                         " exceeds the new size " + std::to_string(size));
+  ConsistencyProof p;
+  p.old_size = old_size;
+  p.size = size;
+  MV_ASSIGN(p.path, merkle::consistency_proof(old_size, size, leaf_reader()));
+  MV_ASSIGN(p.old_root, root_at(old_size));
+  MV_ASSIGN(p.root, root_at(size));
+  if (auto st = merkle::verify_consistency(old_size, p.old_root, size, p.root, p.path); !st.ok())
+    return make_error(Errc::integrity, "consistency proof does not verify (" +
+                                           st.error().message + "); run medvault audit verify");
+  return p;
+}
+
+Status Log::for_each(uint64_t first_seq, const std::function<bool(uint64_t, const Entry&)>& fn) {
+  Entry e;
+  uint64_t next = first_seq == 0 ? 1 : first_seq;
+  Status failure = ok_status();
+  bool stop = false;
+  for (;;) {
+    uint64_t got = 0;
+    MV_TRY(store_.audit_scan(next, kScanChunk, [&](const store::AuditRowView& r) {
+      ++got;
+      if (!parse_canonical(r.entry, e).ok()) {
+        failure = bad_entry(r.seq, "entry bytes are not a canonical entry");
+        return false;
+      }
+      next = r.seq + 1;
+      if (!fn(r.seq, e)) stop = true;
+      return !stop;
+    }));
+    MV_TRY(failure);
+    if (got == 0 || stop) break;
+  }
+  return ok_status();
 }
 
 Result<std::string> Log::open_detail(const std::string& sealed_b64) const {

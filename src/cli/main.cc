@@ -7,6 +7,12 @@
 #include <cstdlib>
 #include <iostream>
 
+#include <sodium.h>
+
+#include <boost/json.hpp>
+#include <optional>
+
+#include "audit/fhir_event.h"
 #include "cli/import.h"
 #include "cli/secrets.h"
 #include "common/file.h"
@@ -240,19 +246,161 @@ int main(int argc, char** argv) {
     std::printf("ok\n");
   });
 
-  // audit verify
-  auto* audit = app.add_subcommand("audit", "the audit log");
+  // audit verify / checkpoint / prove / export. Each records its own entry
+  // (reading the log is an access); verify records after checking, with the
+  // outcome, so that a damaged log is still reported.
+  auto* audit = app.add_subcommand("audit", "the tamper-evident audit log");
   audit->require_subcommand(1);
+  auto audit_entry = [](const char* action) {
+    mv::audit::Entry e;
+    e.time_ms = mv::SystemClock::instance().now_ms();
+    e.user = "system";
+    e.role = "system";
+    e.action = action;
+    e.purpose = "HOPERAT";
+    e.address = "cli";
+    e.outcome = "0";
+    return e;
+  };
+  auto open_log = [](const Common& c, std::unique_ptr<mv::vault::Vault>& holder) -> mv::Result<mv::audit::Log*> {
+    MV_ASSIGN(holder, c.open());
+    mv::audit::Log* log = holder->audit_log();
+    if (log == nullptr) return mv::make_error(mv::Errc::internal, "this vault has no audit log");
+    return log;
+  };
+
   Common audit_c;
-  auto* averify = audit->add_subcommand("verify", "recompute every hash and the MAC chain");
+  std::string witness_file;
+  auto* averify = audit->add_subcommand(
+      "verify", "recompute every leaf hash, the MAC chain, the tree and every checkpoint; name the first bad entry");
   audit_c.add_to(averify);
+  averify->add_option("--checkpoint", witness_file,
+                      "an exported checkpoint (witness copy): the log must extend it");
   averify->callback([&] {
-    auto v = audit_c.open();
-    if (!v.ok()) { rc = fail(v.error()); return; }
-    auto st = (*v)->verify();
+    mv::audit::VerifyOptions vo;
+    if (!witness_file.empty()) {
+      auto note = mv::read_file(witness_file, mv::audit::kMaxNoteSize);
+      if (!note.ok()) { rc = fail(note.error()); return; }
+      vo.witness_note = std::move(note).value();
+    }
+    std::unique_ptr<mv::vault::Vault> v;
+    auto log = open_log(audit_c, v);
+    if (!log.ok()) { rc = fail(log.error()); return; }
+    auto rep = (*log)->verify(vo);
+    auto e = audit_entry("audit-verify");
+    if (!rep.ok()) e.outcome = "8";
+    auto recorded = (*log)->append(std::move(e));
+    if (!rep.ok()) { rc = fail(rep.error()); return; }
+    if (!recorded.ok()) { rc = fail(recorded.error()); return; }
+    std::printf("audit log ok: %llu entries, %llu checkpoints, root %s\n",
+                (unsigned long long)rep->entries, (unsigned long long)rep->checkpoints, rep->root_hex.c_str());
+    if (rep->witness_size)
+      std::printf("extends the exported checkpoint of %llu entries\n", (unsigned long long)*rep->witness_size);
+  });
+
+  Common acp_c;
+  std::string cp_out;
+  bool cp_vkey = false;
+  auto* acp = audit->add_subcommand("checkpoint", "sign a checkpoint of the log now; print it or write it to --out");
+  acp_c.add_to(acp);
+  acp->add_option("--out", cp_out, "write the signed checkpoint to this file (for a witness)");
+  acp->add_flag("--vkey", cp_vkey, "also print the verifier key");
+  acp->callback([&] {
+    std::unique_ptr<mv::vault::Vault> v;
+    auto log = open_log(acp_c, v);
+    if (!log.ok()) { rc = fail(log.error()); return; }
+    if (auto st = (*log)->append(audit_entry("audit-checkpoint")); !st.ok()) { rc = fail(st.error()); return; }
+    auto note = (*log)->checkpoint();
+    if (!note.ok()) { rc = fail(note.error()); return; }
+    if (!cp_out.empty()) {
+      if (auto st = mv::write_file_atomic(cp_out, *note); !st.ok()) { rc = fail(st.error()); return; }
+    } else {
+      std::fwrite(note->data(), 1, note->size(), stdout);
+    }
+    if (cp_vkey) std::printf("%s\n", (*log)->verifier_key().c_str());
+  });
+
+  Common aprove_c;
+  uint64_t prove_entry = 0, prove_size = 0;
+  std::optional<uint64_t> prove_old;
+  auto* aprove = audit->add_subcommand("prove", "print an inclusion proof (--entry) or a consistency proof (--consistency) as JSON");
+  aprove_c.add_to(aprove);
+  auto* entry_opt = aprove->add_option("--entry", prove_entry, "sequence number of the entry (1-based)");
+  auto* cons_opt = aprove->add_option("--consistency", prove_old, "old tree size to prove consistency from");
+  entry_opt->excludes(cons_opt);
+  aprove->add_option("--size", prove_size, "tree size (default: the whole log)");
+  aprove->callback([&] {
+    if (!prove_old && prove_entry == 0) { rc = fail(mv::make_error(mv::Errc::invalid, "give --entry N or --consistency OLD_SIZE")); return; }
+    std::unique_ptr<mv::vault::Vault> v;
+    auto log = open_log(aprove_c, v);
+    if (!log.ok()) { rc = fail(log.error()); return; }
+    if (auto st = (*log)->append(audit_entry("audit-prove")); !st.ok()) { rc = fail(st.error()); return; }
+    auto hexes = [](const std::vector<mv::audit::merkle::Hash>& path) {
+      boost::json::array a;
+      for (const auto& h : path) a.emplace_back(mv::audit::merkle::to_hex(h));
+      return a;
+    };
+    auto b64 = [](const mv::audit::merkle::Hash& h) {
+      std::string out(sodium_base64_ENCODED_LEN(h.size(), sodium_base64_VARIANT_ORIGINAL), '\0');
+      sodium_bin2base64(out.data(), out.size(), h.data(), h.size(), sodium_base64_VARIANT_ORIGINAL);
+      out.pop_back();
+      return out;
+    };
+    boost::json::object out;
+    if (prove_old) {
+      auto p = (*log)->prove_consistency(*prove_old, prove_size);
+      if (!p.ok()) { rc = fail(p.error()); return; }
+      out = {{"old_size", p->old_size}, {"tree_size", p->size},
+             {"old_root_hex", mv::audit::merkle::to_hex(p->old_root)}, {"old_root_b64", b64(p->old_root)},
+             {"root_hex", mv::audit::merkle::to_hex(p->root)}, {"root_b64", b64(p->root)},
+             {"consistency_path", hexes(p->path)}};
+    } else {
+      auto p = (*log)->prove_inclusion(prove_entry, prove_size);
+      if (!p.ok()) { rc = fail(p.error()); return; }
+      out = {{"entry", prove_entry}, {"leaf_index", p->index}, {"tree_size", p->size},
+             {"leaf_hash", mv::audit::merkle::to_hex(p->leaf)},
+             {"root_hex", mv::audit::merkle::to_hex(p->root)}, {"root_b64", b64(p->root)},
+             {"inclusion_path", hexes(p->path)}};
+    }
+    out["origin"] = (*log)->origin();
+    std::printf("%s\n", boost::json::serialize(out).c_str());
+  });
+
+  Common aexport_c;
+  uint64_t export_since = 1;
+  auto* aexport = audit->add_subcommand("export", "write the audit log as FHIR R4 AuditEvent NDJSON on stdout (audited)");
+  aexport_c.add_to(aexport);
+  aexport->add_option("--since", export_since, "first sequence number (default 1)");
+  aexport->callback([&] {
+    std::unique_ptr<mv::vault::Vault> v;
+    auto log = open_log(aexport_c, v);
+    if (!log.ok()) { rc = fail(log.error()); return; }
+    // Durable before the first byte leaves.
+    if (auto st = (*log)->append(audit_entry("audit-export")); !st.ok()) { rc = fail(st.error()); return; }
+    mv::Status inner = mv::ok_status();
+    std::string buf;
+    auto st = (*log)->for_each(export_since, [&](uint64_t seq, const mv::audit::Entry& e) {
+      std::string detail;
+      if (!e.detail.empty()) {
+        auto d = (*log)->open_detail(e.detail);
+        if (!d.ok()) {
+          inner = mv::make_error(mv::Errc::integrity, "audit entry " + std::to_string(seq) + ": detail does not decrypt");
+          return false;
+        }
+        detail = std::move(d).value();
+      }
+      buf += mv::audit::to_audit_event(seq, e, (*log)->origin(), detail);
+      buf += '\n';
+      if (buf.size() > (1 << 20)) {
+        std::fwrite(buf.data(), 1, buf.size(), stdout);
+        buf.clear();
+      }
+      return !std::ferror(stdout);
+    });
+    std::fwrite(buf.data(), 1, buf.size(), stdout);
+    std::fflush(stdout);
     if (!st.ok()) { rc = fail(st.error()); return; }
-    auto s = (*v)->status();
-    std::printf("audit log ok: %llu entries\n", s.ok() ? (unsigned long long)s->audit_entries : 0ULL);
+    if (!inner.ok()) { rc = fail(inner.error()); return; }
   });
 
   // user add / list / disable

@@ -124,9 +124,13 @@ Response Api::dispatch(const Request& req) {
     case RouteKind::not_found:
       return finish(error_response(make_error(Errc::not_found, "no such endpoint"), req.request_id));
     case RouteKind::method_not_allowed: {
-      Response out = error_response(make_error(Errc::invalid, "method not allowed"), req.request_id);
+      // 405 is not in the error catalogue: no repository call can cause it.
+      Response out;
       out.status = 405;
+      out.set("Content-Type", std::string(kFhirJson));
       out.set("Allow", std::string(route.allow));
+      out.body = boost::json::serialize(operation_outcome(
+          {{"error", "not-supported", "method not allowed here; allowed: " + std::string(route.allow), ""}}));
       return finish(std::move(out));
     }
     case RouteKind::healthz:

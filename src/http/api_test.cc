@@ -207,6 +207,11 @@ TEST_F(ApiTest, BadInputIsA4xxOutcomeAndChangesNothing) {
   EXPECT_EQ(body(v).at("issue").at(0).at("expression").at(0), "Patient.birthDate");
   Response m = call("PATCH", "/fhir/Patient/" + id, kPatient);
   EXPECT_EQ(*m.get("Allow"), "GET, PUT, DELETE");
+  EXPECT_EQ(issue_code(m), "not-supported");
+  prefer = "handling=strict";
+  EXPECT_EQ(call("GET", "/fhir/Patient/" + id + "?_elements=name").status, 400);
+  prefer.clear();
+  EXPECT_EQ(call("GET", "/fhir/Patient/" + id + "?_elements=name").status, 200);
 }
 
 TEST_F(ApiTest, RequestContextCarriesPurposeAddressAndRequestId) {

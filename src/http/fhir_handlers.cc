@@ -106,7 +106,7 @@ const std::string* param(const FhirCall& call, std::string_view name) {
 }
 
 Response read(const FhirCall& call) {
-  if (auto st = check_params(call, {"_summary", "_elements"}); !st) return fail(call, st.error());
+  if (auto st = check_params(call, {}); !st) return fail(call, st.error());
   auto s = call.repo.read(call.ctx, call.route.type, call.route.id);
   if (!s) return fail(call, s.error());
   return resource_response(call, *s, 200, false);

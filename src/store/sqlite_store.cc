@@ -139,6 +139,17 @@ AuditRow read_audit(sqlite3_stmt* st) {
   return a;
 }
 
+AuditCheckpointRow read_checkpoint(sqlite3_stmt* st) {
+  return AuditCheckpointRow{static_cast<uint64_t>(sqlite3_column_int64(st, 0)),
+                            sqlite3_column_int64(st, 1), col_blob(st, 2), col_blob(st, 3)};
+}
+
+std::string_view col_view(sqlite3_stmt* st, int i) {
+  const auto* p = static_cast<const char*>(sqlite3_column_blob(st, i));
+  return p ? std::string_view(p, static_cast<size_t>(sqlite3_column_bytes(st, i)))
+           : std::string_view();
+}
+
 TokenRow read_token(sqlite3_stmt* st) {
   TokenRow t;
   t.hash = col_blob(st, 0);
@@ -326,6 +337,19 @@ class SqliteTransaction final : public Transaction {
     bind_text(st, 1, key);
     bind_text(st, 2, value);
     if (sqlite3_step(st) != SQLITE_DONE) return db_error(c_.db(), "put meta");
+    return ok_status();
+  }
+
+  Status put_audit_checkpoint(const AuditCheckpointRow& c) override {
+    MV_ASSIGN(sqlite3_stmt * st,
+              c_.stmt("INSERT OR IGNORE INTO audit_checkpoint(size,time,note,frontier) "
+                      "VALUES(?1,?2,?3,?4)"));
+    Reset r{st};
+    sqlite3_bind_int64(st, 1, static_cast<int64_t>(c.size));
+    sqlite3_bind_int64(st, 2, c.time_ms);
+    bind_blob(st, 3, c.note);
+    bind_blob(st, 4, c.frontier);
+    if (sqlite3_step(st) != SQLITE_DONE) return db_error(c_.db(), "put audit checkpoint");
     return ok_status();
   }
 
@@ -586,6 +610,56 @@ class SqliteStore final : public Store {
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) out.push_back(read_audit(st));
     if (rc != SQLITE_DONE) return db_error(c->db(), "audit by patient");
     return out;
+  }
+
+  Status audit_scan(uint64_t first_seq, uint64_t n,
+                    const std::function<bool(const AuditRowView&)>& fn) override {
+    MV_ASSIGN(auto c, reader());
+    MV_ASSIGN(sqlite3_stmt * st,
+              c->stmt("SELECT seq,time,patient,user,entry,leaf_hash,chain FROM audit "
+                      "WHERE seq>=?1 AND seq<?2 ORDER BY seq"));
+    Reset r{st};
+    const uint64_t end = n > INT64_MAX - first_seq ? static_cast<uint64_t>(INT64_MAX) : first_seq + n;
+    sqlite3_bind_int64(st, 1, static_cast<int64_t>(first_seq));
+    sqlite3_bind_int64(st, 2, static_cast<int64_t>(end));
+    AuditRowView v;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+      v.seq = static_cast<uint64_t>(sqlite3_column_int64(st, 0));
+      v.time_ms = sqlite3_column_int64(st, 1);
+      v.patient = col_view(st, 2);
+      v.user = col_view(st, 3);
+      v.entry = col_view(st, 4);
+      v.leaf_hash = col_view(st, 5);
+      v.chain = col_view(st, 6);
+      if (!fn(v)) return ok_status();
+    }
+    if (rc != SQLITE_DONE) return db_error(c->db(), "audit scan");
+    return ok_status();
+  }
+
+  Result<std::vector<AuditCheckpointRow>> audit_checkpoints() override {
+    MV_ASSIGN(auto c, reader());
+    MV_ASSIGN(sqlite3_stmt * st,
+              c->stmt("SELECT size,time,note,frontier FROM audit_checkpoint ORDER BY size"));
+    Reset r{st};
+    std::vector<AuditCheckpointRow> out;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) out.push_back(read_checkpoint(st));
+    if (rc != SQLITE_DONE) return db_error(c->db(), "audit checkpoints");
+    return out;
+  }
+
+  Result<std::optional<AuditCheckpointRow>> last_audit_checkpoint() override {
+    MV_ASSIGN(auto c, reader());
+    MV_ASSIGN(sqlite3_stmt * st,
+              c->stmt("SELECT size,time,note,frontier FROM audit_checkpoint "
+                      "ORDER BY size DESC LIMIT 1"));
+    Reset r{st};
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) return std::optional<AuditCheckpointRow>(read_checkpoint(st));
+    if (rc == SQLITE_DONE) return std::optional<AuditCheckpointRow>();
+    return db_error(c->db(), "last audit checkpoint");
   }
 
   Result<std::optional<std::string>> meta(const std::string& key) override {

@@ -13,6 +13,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/result.h"
@@ -62,6 +63,26 @@ struct AuditRow {
   std::string entry;    // canonical bytes
   std::string leaf_hash;  // 32 bytes
   std::string chain;      // 32 bytes
+};
+
+// An audit row seen in place, valid only during the visitor call: `audit
+// verify` reads millions of rows and copies none of them.
+struct AuditRowView {
+  uint64_t seq = 0;
+  int64_t time_ms = 0;
+  std::string_view patient;
+  std::string_view user;
+  std::string_view entry;
+  std::string_view leaf_hash;
+  std::string_view chain;
+};
+
+// A signed checkpoint of the audit log (docs/formats/audit.md).
+struct AuditCheckpointRow {
+  uint64_t size = 0;      // number of entries it covers
+  int64_t time_ms = 0;    // when it was signed
+  std::string note;       // C2SP signed note, as issued
+  std::string frontier;   // the tree's compact range at `size`: 32-byte hashes, concatenated
 };
 
 // A staff, patient or service account. `data` is a JSON document owned by the
@@ -121,6 +142,9 @@ class Transaction {
   virtual Status rewrap_dek(uint64_t key_id, uint32_t kek_version, const std::string& wrapped) = 0;
   virtual Status append_audit(const std::vector<AuditRow>& rows) = 0;
   virtual Status put_meta(const std::string& key, const std::string& value) = 0;
+  // Stores a checkpoint; a row of the same size already stored is kept (the
+  // first checkpoint of a size is evidence, never overwritten).
+  virtual Status put_audit_checkpoint(const AuditCheckpointRow& row) = 0;
   virtual Status put_account(const AccountRow& row) = 0;  // insert or replace
   virtual Status put_token(const TokenRow& row) = 0;      // insert or replace
   // Revokes the token with this id, or every token of `username` when
@@ -167,6 +191,13 @@ class Store {
   virtual Result<uint64_t> audit_size() = 0;
   virtual Result<std::vector<AuditRow>> audit_range(uint64_t first_seq, size_t count) = 0;
   virtual Result<std::vector<AuditRow>> audit_by_patient(const std::string& patient, size_t limit) = 0;
+  // Visits the rows with first_seq <= seq < first_seq + count in seq order,
+  // in one read snapshot, without copying; stops early if fn returns false.
+  virtual Status audit_scan(uint64_t first_seq, uint64_t count,
+                            const std::function<bool(const AuditRowView&)>& fn) = 0;
+  // Every checkpoint, by increasing size; the one with the largest size.
+  virtual Result<std::vector<AuditCheckpointRow>> audit_checkpoints() = 0;
+  virtual Result<std::optional<AuditCheckpointRow>> last_audit_checkpoint() = 0;
 
   virtual Result<std::optional<std::string>> meta(const std::string& key) = 0;
   virtual Result<std::optional<AccountRow>> account(const std::string& username) = 0;

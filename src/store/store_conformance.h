@@ -290,6 +290,50 @@ TEST_P(StoreConformance, AuditAppendAndQueries) {
   EXPECT_FALSE((*t2)->append_audit({rows[0]}).ok());
 }
 
+TEST_P(StoreConformance, AuditScanAndCheckpoints) {
+  {
+    auto txn = store_->begin();
+    ASSERT_TRUE(txn.ok());
+    std::vector<AuditRow> rows;
+    for (uint64_t i = 1; i <= 6; ++i)
+      rows.push_back({i, static_cast<int64_t>(i), "p", "u" + std::to_string(i), "entry" + std::to_string(i),
+                      std::string(32, static_cast<char>(i)), std::string(32, 'c')});
+    ASSERT_TRUE((*txn)->append_audit(rows).ok());
+    ASSERT_TRUE((*txn)->put_audit_checkpoint({4, 40, "note4", std::string(32, 'f')}).ok());
+    ASSERT_TRUE((*txn)->put_audit_checkpoint({2, 20, "note2", std::string(32, 'g')}).ok());
+    // A second checkpoint of a stored size does not replace the first.
+    ASSERT_TRUE((*txn)->put_audit_checkpoint({4, 41, "other", std::string(32, 'h')}).ok());
+    ASSERT_TRUE((*txn)->commit().ok());
+  }
+  std::vector<uint64_t> seen;
+  auto st = store_->audit_scan(2, 3, [&](const AuditRowView& v) {
+    seen.push_back(v.seq);
+    EXPECT_EQ(v.entry, "entry" + std::to_string(v.seq));
+    EXPECT_EQ(v.user, "u" + std::to_string(v.seq));
+    EXPECT_EQ(v.leaf_hash, std::string(32, static_cast<char>(v.seq)));
+    EXPECT_EQ(v.time_ms, static_cast<int64_t>(v.seq));
+    return true;
+  });
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(seen, (std::vector<uint64_t>{2, 3, 4}));
+  seen.clear();
+  ASSERT_TRUE(store_->audit_scan(1, UINT64_MAX, [&](const AuditRowView& v) {
+    seen.push_back(v.seq);
+    return v.seq < 3;  // stops early
+  }).ok());
+  EXPECT_EQ(seen, (std::vector<uint64_t>{1, 2, 3}));
+  auto cps = store_->audit_checkpoints();
+  ASSERT_TRUE(cps.ok());
+  ASSERT_EQ(cps->size(), 2u);
+  EXPECT_EQ((*cps)[0].size, 2u);
+  EXPECT_EQ((*cps)[1].note, "note4");
+  EXPECT_EQ((*cps)[1].time_ms, 40);
+  EXPECT_EQ((*cps)[1].frontier, std::string(32, 'f'));
+  auto last = store_->last_audit_checkpoint();
+  ASSERT_TRUE(last.ok() && last->has_value());
+  EXPECT_EQ((*last)->size, 4u);
+}
+
 TEST_P(StoreConformance, AccountsAndTokens) {
   {
   auto txn = store_->begin();

@@ -63,6 +63,7 @@ class VaultImpl final : public Vault {
   const fs::path& dir() const override { return dir_; }
   Repository& repository() override { return *repo_; }
   Accounts& accounts() override { return *accounts_; }
+  audit::Log* audit_log() override { return core_->audit.get(); }
 
   Status rotate_kek(const RequestContext& ctx) override {
     if (ctx.subject.role != "system") return make_error(Errc::forbidden, "only the administrator rotates keys");
@@ -142,6 +143,19 @@ class VaultImpl final : public Vault {
   std::unique_ptr<Accounts> accounts_;
 };
 
+audit::LogKeys audit_keys(const crypto::SecretKey& master) {
+  return {crypto::derive(master, crypto::SubKey::audit_mac),
+          crypto::derive(master, crypto::SubKey::audit_detail),
+          crypto::derive(master, crypto::SubKey::audit_signing)};
+}
+
+audit::LogOptions audit_options(const std::string& vault_id, const Clock& clock) {
+  audit::LogOptions o;
+  o.origin = "medvault.local/" + vault_id;
+  o.clock = &clock;
+  return o;
+}
+
 Result<std::unique_ptr<Core>> make_core(const fs::path& dir, const std::string& vault_id,
                                         const crypto::SecretKey& master, const Clock& clock) {
   auto core = std::make_unique<Core>();
@@ -153,8 +167,7 @@ Result<std::unique_ptr<Core>> make_core(const fs::path& dir, const std::string& 
   if (*stored_id != vault_id)
     return make_error(Errc::sealed, "the seal belongs to vault " + vault_id + ", the store to vault " + *stored_id);
   MV_ASSIGN(core->keys, KeyManager::open(*core->store, vault_id, crypto::derive(master, crypto::SubKey::kek_wrap)));
-  MV_ASSIGN(core->audit, audit::Log::open(*core->store, crypto::derive(master, crypto::SubKey::audit_mac),
-                                          crypto::derive(master, crypto::SubKey::audit_detail)));
+  MV_ASSIGN(core->audit, audit::Log::open(*core->store, audit_keys(master), audit_options(vault_id, clock)));
   core->policy = access::make_role_policy();
   core->indexer = std::make_unique<crypto::BlindIndexer>(crypto::derive(master, crypto::SubKey::blind_index));
   core->session_key = crypto::derive(master, crypto::SubKey::session);
@@ -195,8 +208,8 @@ Status Vault::init(const InitOptions& o) {
     MV_TRY(txn->put_meta("created", format_instant(now)));
     MV_TRY(KeyManager::create_first_kek(*txn, vault_id, crypto::derive(master, crypto::SubKey::kek_wrap), now));
     // The creation is the log's first entry.
-    MV_ASSIGN(auto log, audit::Log::open(*store, crypto::derive(master, crypto::SubKey::audit_mac),
-                                         crypto::derive(master, crypto::SubKey::audit_detail)));
+    MV_ASSIGN(auto log, audit::Log::open(*store, audit_keys(master),
+                                         audit_options(vault_id, SystemClock::instance())));
     audit::Entry e;
     e.time_ms = now;
     e.user = "system";

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "audit/log.h"
 #include "common/clock.h"
 #include "common/result.h"
 #include "crypto/seal.h"
@@ -69,6 +70,10 @@ class Vault {
   virtual const std::filesystem::path& dir() const = 0;
   virtual Repository& repository() = 0;
   virtual Accounts& accounts() = 0;
+  // The audit log, for the `medvault audit` commands (verify, checkpoint,
+  // prove, export), which record their own entries. nullptr for a vault
+  // without one (test doubles).
+  virtual audit::Log* audit_log() { return nullptr; }
 
   // New KEK; every data key re-wrapped under it; the old KEK destroyed (its
   // row deleted with secure_delete, the WAL truncated). Records are not

@@ -11,6 +11,7 @@ import sys
 import threading
 import unittest
 
+sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(__file__))
 from medvault_e2e import Vault  # noqa: E402
 

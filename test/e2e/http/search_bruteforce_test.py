@@ -17,6 +17,7 @@ import unittest
 import urllib.parse
 from datetime import datetime, timedelta, timezone
 
+sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(__file__))
 from medvault_e2e import SHARED, Vault  # noqa: E402
 
@@ -272,7 +273,7 @@ class SearchBruteForceTest(unittest.TestCase):
             cls.resources.setdefault(r["resourceType"], {})[r["id"]] = r
 
     def search(self, rtype, query):
-        ids = [r["id"] for r in self.server.get_all(f"/fhir/{rtype}?{query}&_count=50", token=self.token)]
+        ids = [r["id"] for r in self.server.get_all(f"/fhir/{rtype}?{query}&_count=200", token=self.token)]
         self.assertEqual(len(ids), len(set(ids)), f"{rtype}?{query}: duplicates across pages")
         return set(ids)
 

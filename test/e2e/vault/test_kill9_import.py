@@ -30,19 +30,28 @@ class KillDuringImport(unittest.TestCase):
         v = Vault()
         try:
             src = os.path.join(v.tmp, "demo.ndjson")
-            text = v.run("demo-data", "--patients", "150", "--seed", "11").stdout
+            text = v.run("demo-data", "--patients", "60", "--seed", "11").stdout
             with open(src, "w") as f:
                 f.write(text)
             source = {}
             for line in text.splitlines():
                 r = json.loads(line)
                 source[(r["resourceType"], r["id"])] = r
+            # Calibrate on this machine: how long does a whole import take
+            # (unseal included)? The kills then land anywhere inside it.
+            scratch = Vault()
+            try:
+                t0 = time.monotonic()
+                scratch.run("import", "--data", scratch.data, src)
+                full = time.monotonic() - t0
+            finally:
+                scratch.close()
             rnd = random.Random(20)
             killed = 0
             for round_ in range(20):
                 p = subprocess.Popen([medvault_bin(), "import", "--data", v.data, src], env=v.env,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-                time.sleep(rnd.uniform(0.05, 0.8))
+                time.sleep(rnd.uniform(0.3, 0.95) * full)
                 if p.poll() is None:
                     os.kill(p.pid, signal.SIGKILL)
                     killed += 1

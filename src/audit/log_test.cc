@@ -1,0 +1,256 @@
+#include "audit/log.h"
+
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+
+#include <filesystem>
+#include <random>
+
+#include "crypto/secret.h"
+
+namespace medvault::audit {
+namespace {
+
+namespace fs = std::filesystem;
+
+Entry make_entry(int i) {
+  Entry e;
+  e.time_ms = 1700000000000 + i;
+  e.user = "alice";
+  e.role = "physician";
+  e.action = i % 3 ? "read" : "search";
+  e.type = "Observation";
+  e.id = "obs-" + std::to_string(i);
+  e.patient = i % 2 ? "pat-" + std::to_string(i % 5) : "";
+  e.purpose = "TREAT";
+  e.address = "10.0.0.7";
+  e.outcome = "0";
+  if (i % 4 == 0) e.detail = "free text " + std::to_string(i);
+  return e;
+}
+
+class LogTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/mv-audit-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    auto s = store::open_sqlite(dir_ / "vault.db");
+    ASSERT_TRUE(s.ok()) << s.error().message;
+    store_ = std::move(s).value();
+    reopen();
+  }
+  void TearDown() override {
+    log_.reset();
+    store_.reset();
+    fs::remove_all(dir_);
+  }
+
+  void reopen(uint64_t every = 10) {
+    log_.reset();
+    auto l = Log::open(*store_, keys(), {"medvault.local/test", every});
+    ASSERT_TRUE(l.ok()) << l.error().message;
+    log_ = std::move(l).value();
+  }
+  static LogKeys keys() {
+    std::vector<uint8_t> a(32, 1), b(32, 2), c(32, 3);
+    return {crypto::SecretKey::from_bytes(a), crypto::SecretKey::from_bytes(b),
+            crypto::SecretKey::from_bytes(c)};
+  }
+
+  void append(int from, int to) {
+    for (int i = from; i < to; ++i) ASSERT_TRUE(log_->append(make_entry(i)).ok());
+  }
+  void sql(const std::string& q) {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open((dir_ / "vault.db").c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db, q.c_str(), nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
+    sqlite3_close(db);
+  }
+  // The root recomputed from the stored entry bytes.
+  merkle::Hash expected_root(uint64_t n) {
+    auto rows = store_->audit_range(1, n);
+    EXPECT_TRUE(rows.ok());
+    std::vector<merkle::Hash> leaves;
+    for (const auto& r : *rows) leaves.push_back(merkle::leaf_hash(r.entry));
+    return merkle::root(leaves);
+  }
+
+  fs::path dir_;
+  std::unique_ptr<store::Store> store_;
+  std::unique_ptr<Log> log_;
+};
+
+TEST(EntryTest, CanonicalBytesRoundTrip) {
+  std::mt19937 rng(5);
+  for (int i = 0; i < 500; ++i) {
+    Entry e = make_entry(i);
+    std::string junk;
+    for (int k = 0; k < 12; ++k) junk += static_cast<char>(rng() % 256);
+    e.explanation = junk;
+    e.time_ms = (i % 2 ? -1 : 1) * static_cast<int64_t>(rng());
+    e.flagged = i % 7 == 0;
+    const std::string bytes = canonical(e);
+    Entry back;
+    back.user = "stale";
+    ASSERT_TRUE(parse_canonical(bytes, back).ok()) << i;
+    EXPECT_EQ(canonical(back), bytes);
+    EXPECT_EQ(back.explanation, junk);
+  }
+}
+
+TEST(EntryTest, OnlyCanonicalBytesParse) {
+  const std::string good = canonical(make_entry(4));
+  Entry out;
+  ASSERT_TRUE(parse_canonical(good, out).ok());
+  auto bad = [&](std::string s) {
+    auto st = parse_canonical(s, out);
+    EXPECT_FALSE(st.ok()) << s;
+    if (!st.ok()) {
+      EXPECT_EQ(st.error().code, Errc::integrity);
+    }
+  };
+  bad(good + " ");
+  bad(good.substr(0, good.size() - 1));
+  bad("");
+  bad(std::string(good).replace(good.find("\"time\":") + 7, 1, "01"));
+  bad(std::string(good).replace(good.find("\"user\""), 6, "\"User\""));
+  bad(std::string(good).replace(good.find("alice"), 1, "\\u0061"));
+  bad(std::string(good).replace(good.find("alice"), 1, "\\/"));
+  bad(std::string(good).replace(good.find("false"), 5, "0"));
+  bad("{\"v\":1,\"time\":-0,\"user\":\"\"}");
+  bad("{\"v\":1,\"time\":99999999999999999999999");
+}
+
+TEST_F(LogTest, SignsACheckpointEveryNEntriesInTheSameTransaction) {
+  append(0, 34);  // 34 entries (fresh store, no init entry)
+  auto cps = store_->audit_checkpoints();
+  ASSERT_TRUE(cps.ok());
+  ASSERT_EQ(cps->size(), 3u);
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ((*cps)[i].size, 10 * (i + 1));
+    auto cp = verify_checkpoint((*cps)[i].note, log_->verifier_key(), "medvault.local/test");
+    ASSERT_TRUE(cp.ok()) << cp.error().message;
+    EXPECT_EQ(cp->size, (*cps)[i].size);
+    EXPECT_EQ(cp->root, expected_root(cp->size));
+  }
+  auto rep = log_->verify();
+  ASSERT_TRUE(rep.ok()) << rep.error().message;
+  EXPECT_EQ(rep->entries, 34u);
+  EXPECT_EQ(rep->checkpoints, 3u);
+  EXPECT_EQ(rep->root_hex, merkle::to_hex(expected_root(34)));
+}
+
+TEST_F(LogTest, TreeRestoredAtOpenFromTheLastCheckpointOrFromEveryLeaf) {
+  append(0, 27);
+  reopen();
+  auto note = log_->checkpoint();
+  ASSERT_TRUE(note.ok());
+  auto cp = verify_checkpoint(*note, log_->verifier_key());
+  ASSERT_TRUE(cp.ok());
+  EXPECT_EQ(cp->size, 27u);
+  EXPECT_EQ(cp->root, expected_root(27));
+  // A damaged frontier is not trusted: the tree comes from every leaf.
+  sql("UPDATE audit_checkpoint SET frontier=zeroblob(length(frontier))");
+  reopen();
+  append(27, 29);
+  note = log_->checkpoint();
+  ASSERT_TRUE(note.ok());
+  cp = verify_checkpoint(*note, log_->verifier_key());
+  ASSERT_TRUE(cp.ok());
+  EXPECT_EQ(cp->size, 29u);
+  EXPECT_EQ(cp->root, expected_root(29));
+  // ... and verify names the damaged checkpoint.
+  auto rep = log_->verify();
+  ASSERT_FALSE(rep.ok());
+  EXPECT_NE(rep.error().message.find("checkpoint at size 10"), std::string::npos) << rep.error().message;
+}
+
+TEST_F(LogTest, DamagedTailOpensButRefusesAppends) {
+  append(0, 5);
+  sql("UPDATE audit SET leaf_hash=x'00' WHERE seq=5");
+  reopen();
+  auto st = log_->append(make_entry(9));
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.error().code, Errc::unavailable);
+  EXPECT_FALSE(log_->checkpoint().ok());
+  auto rep = log_->verify();
+  ASSERT_FALSE(rep.ok());
+  EXPECT_NE(rep.error().message.find("audit entry 5:"), std::string::npos) << rep.error().message;
+}
+
+TEST_F(LogTest, IndexedColumnsMustMatchTheEntry) {
+  append(0, 6);
+  sql("UPDATE audit SET user='mallory' WHERE seq=3");
+  auto rep = log_->verify();
+  ASSERT_FALSE(rep.ok());
+  EXPECT_NE(rep.error().message.find("audit entry 3: indexed columns"), std::string::npos)
+      << rep.error().message;
+}
+
+TEST_F(LogTest, WitnessCheckpoint) {
+  append(0, 12);
+  auto witness = log_->checkpoint();
+  ASSERT_TRUE(witness.ok());
+  append(12, 15);
+  auto rep = log_->verify({*witness});
+  ASSERT_TRUE(rep.ok()) << rep.error().message;
+  EXPECT_EQ(rep->witness_size, 12u);
+  // Signed by another key (another vault): refused, not trusted.
+  auto other = sign_checkpoint("medvault.local/test", 12, expected_root(12),
+                               std::vector<uint8_t>(32, 9), "medvault.local/test");
+  ASSERT_TRUE(other.ok());
+  rep = log_->verify({*other});
+  ASSERT_FALSE(rep.ok());
+  EXPECT_NE(rep.error().message.find("exported checkpoint rejected"), std::string::npos);
+  // Truncated below the witness.
+  sql("DELETE FROM audit WHERE seq > 9; DELETE FROM audit_checkpoint WHERE size > 9");
+  rep = log_->verify({*witness});
+  ASSERT_FALSE(rep.ok());
+  EXPECT_NE(rep.error().message.find("audit entry 10: missing"), std::string::npos) << rep.error().message;
+}
+
+TEST_F(LogTest, ProofsVerifyAgainstSignedCheckpoints) {
+  append(0, 23);
+  auto note = log_->checkpoint();
+  ASSERT_TRUE(note.ok());
+  auto cp = verify_checkpoint(*note, log_->verifier_key());
+  ASSERT_TRUE(cp.ok());
+  for (uint64_t seq = 1; seq <= 23; ++seq) {
+    auto p = log_->prove_inclusion(seq);
+    ASSERT_TRUE(p.ok()) << p.error().message;
+    EXPECT_EQ(p->root, cp->root);
+    EXPECT_TRUE(merkle::verify_inclusion(p->leaf, seq - 1, 23, p->path, cp->root).ok());
+  }
+  for (uint64_t old = 0; old <= 23; ++old) {
+    auto p = log_->prove_consistency(old, 23);
+    ASSERT_TRUE(p.ok()) << p.error().message;
+    EXPECT_EQ(p->old_root, old ? expected_root(old) : merkle::empty_root());
+    EXPECT_TRUE(merkle::verify_consistency(old, p->old_root, 23, cp->root, p->path).ok());
+  }
+  EXPECT_EQ(log_->prove_inclusion(0).error().code, Errc::invalid);
+  EXPECT_EQ(log_->prove_inclusion(24).error().code, Errc::invalid);
+  EXPECT_EQ(log_->prove_inclusion(3, 24).error().code, Errc::invalid);
+  EXPECT_EQ(log_->prove_consistency(24).error().code, Errc::invalid);
+}
+
+TEST_F(LogTest, ExportWalkDecryptsDetails) {
+  append(0, 9);
+  std::vector<uint64_t> seqs;
+  ASSERT_TRUE(log_->for_each(3, [&](uint64_t seq, const Entry& e) {
+    seqs.push_back(seq);
+    if (!e.detail.empty()) {
+      auto d = log_->open_detail(e.detail);
+      EXPECT_TRUE(d.ok());
+      if (d.ok()) {
+        EXPECT_EQ(d->rfind("free text ", 0), 0u);
+      }
+    }
+    return true;
+  }).ok());
+  EXPECT_EQ(seqs, (std::vector<uint64_t>{3, 4, 5, 6, 7, 8, 9}));
+}
+
+}  // namespace
+}  // namespace medvault::audit
