@@ -130,6 +130,10 @@ class Log {
   Log(store::Store& store, LogKeys keys, LogOptions options);
   Status write_batch(std::vector<Entry> batch);
   Status restore_tree(uint64_t n);
+  // Entries another process appended (a CLI command while the server runs)
+  // since this Log last wrote: verifies their MAC chain and advances the
+  // head, tree included. REQUIRES head_mu_ and the store's writer lock.
+  Status catch_up_locked();
   Result<store::AuditCheckpointRow> sign(const merkle::Tree& tree) const;
   Result<merkle::Hash> root_at(uint64_t size);
   merkle::LeafReader leaf_reader();

@@ -236,10 +236,81 @@ Response everything(const FhirCall& call) {
   return r;
 }
 
-}  // namespace
+// The query of a paging link: the search's parameters (as decoded, minus
+// those ignored and any _offset) re-encoded, plus _offset. Everything but
+// unreserved characters and ":/," is percent-encoded ('+' included, which a
+// query would otherwise read as a space).
+std::string paging_url(const FhirCall& call, const Params& params, const std::vector<std::string>& ignored,
+                       std::optional<size_t> offset) {
+  static constexpr auto kKeep = boost::urls::unreserved_chars + boost::urls::grammar::lut_chars(":/,");
+  std::string query;
+  auto add = [&](std::string_view k, std::string_view v) {
+    if (!query.empty()) query += '&';
+    query += boost::urls::encode(k, kKeep);
+    query += '=';
+    query += boost::urls::encode(v, kKeep);
+  };
+  for (const auto& [k, v] : params) {
+    if (k == "_offset" || std::find(ignored.begin(), ignored.end(), k) != ignored.end()) continue;
+    add(k, v);
+  }
+  if (offset) add("_offset", std::to_string(*offset));
+  std::string out = call.base + "/" + call.route.type;
+  if (!query.empty()) out += "?" + query;
+  return out;
+}
 
-namespace {
-Response search(const FhirCall& call);
+Response search(const FhirCall& call) {
+  Params params = call.target.query;
+  if (call.route.post_search) {
+    const std::string media = lower(split(call.req.content_type, ";").front());
+    if (media != "application/x-www-form-urlencoded")
+      return fail(call, make_error(Errc::unsupported_media,
+                                   "POST _search expects application/x-www-form-urlencoded"));
+    auto form = parse_form(call.req.body);
+    if (!form) return fail(call, form.error());
+    params.insert(params.end(), form->begin(), form->end());
+  }
+  auto parsed = fhir::parse_search(call.route.type, params, call.prefer.strict);
+  if (!parsed) return fail(call, parsed.error());
+
+  vault::SearchRequest q;
+  q.type = call.route.type;
+  for (auto& t : parsed->terms) q.terms.push_back({std::move(t.param), std::move(t.values)});
+  q.ids = std::move(parsed->ids);
+  q.updated_from_ms = parsed->updated_from_ms;
+  q.updated_to_ms = parsed->updated_to_ms;
+  q.residual = std::move(parsed->residual);
+  q.newest_first = parsed->newest_first;
+  q.offset = parsed->offset;
+  q.count = parsed->summary_count ? 0 : parsed->count;
+  auto res = call.repo.search(call.ctx, q);
+  if (!res) return fail(call, res.error());
+
+  const auto& ignored = parsed->ignored;
+  std::vector<std::pair<std::string, std::string>> links;
+  links.emplace_back("self", paging_url(call, params, ignored, q.offset ? std::optional<size_t>(q.offset) : std::nullopt));
+  if (q.count > 0) {
+    links.emplace_back("first", paging_url(call, params, ignored, std::nullopt));
+    if (q.offset + q.count < res->total) links.emplace_back("next", paging_url(call, params, ignored, q.offset + q.count));
+    if (q.offset > 0)
+      links.emplace_back("previous", paging_url(call, params, ignored, q.offset > q.count ? q.offset - q.count : 0));
+  }
+  BundleWriter w(call.ctx.request_id, "searchset", res->total, links);
+  const json::object match{{"search", json::object{{"mode", "match"}}}};
+  for (const auto& s : res->page) w.add(call.base + "/" + ref(s.type, s.id), s.json, match);
+  if (!ignored.empty()) {
+    std::vector<Issue> issues;
+    for (const auto& name : ignored)
+      issues.push_back({"warning", "not-supported", "parameter ignored: " + name, ""});
+    w.add("", json::serialize(operation_outcome(issues)), json::object{{"search", json::object{{"mode", "outcome"}}}});
+  }
+  Response r;
+  r.set("Content-Type", std::string(kFhirJson));
+  r.body = std::move(w).finish();
+  return r;
+}
+
 }  // namespace
 
 Prefer parse_prefer(std::string_view header) {
@@ -389,84 +460,5 @@ Response handle_fhir(const FhirCall& call) {
     default: return fail(call, make_error(Errc::not_found, "no such FHIR endpoint"));
   }
 }
-
-namespace {
-
-// The query of a paging link: the search's parameters (as decoded, minus
-// those ignored and any _offset) re-encoded, plus _offset. Everything but
-// unreserved characters and ":/," is percent-encoded ('+' included, which a
-// query would otherwise read as a space).
-std::string paging_url(const FhirCall& call, const Params& params, const std::vector<std::string>& ignored,
-                       std::optional<size_t> offset) {
-  static constexpr auto kKeep = boost::urls::unreserved_chars + boost::urls::grammar::lut_chars(":/,");
-  std::string query;
-  auto add = [&](std::string_view k, std::string_view v) {
-    if (!query.empty()) query += '&';
-    query += boost::urls::encode(k, kKeep);
-    query += '=';
-    query += boost::urls::encode(v, kKeep);
-  };
-  for (const auto& [k, v] : params) {
-    if (k == "_offset" || std::find(ignored.begin(), ignored.end(), k) != ignored.end()) continue;
-    add(k, v);
-  }
-  if (offset) add("_offset", std::to_string(*offset));
-  std::string out = call.base + "/" + call.route.type;
-  if (!query.empty()) out += "?" + query;
-  return out;
-}
-
-Response search(const FhirCall& call) {
-  Params params = call.target.query;
-  if (call.route.post_search) {
-    const std::string media = lower(split(call.req.content_type, ";").front());
-    if (media != "application/x-www-form-urlencoded")
-      return fail(call, make_error(Errc::unsupported_media,
-                                   "POST _search expects application/x-www-form-urlencoded"));
-    auto form = parse_form(call.req.body);
-    if (!form) return fail(call, form.error());
-    params.insert(params.end(), form->begin(), form->end());
-  }
-  auto parsed = fhir::parse_search(call.route.type, params, call.prefer.strict);
-  if (!parsed) return fail(call, parsed.error());
-
-  vault::SearchRequest q;
-  q.type = call.route.type;
-  for (auto& t : parsed->terms) q.terms.push_back({std::move(t.param), std::move(t.values)});
-  q.ids = std::move(parsed->ids);
-  q.updated_from_ms = parsed->updated_from_ms;
-  q.updated_to_ms = parsed->updated_to_ms;
-  q.residual = std::move(parsed->residual);
-  q.newest_first = parsed->newest_first;
-  q.offset = parsed->offset;
-  q.count = parsed->summary_count ? 0 : parsed->count;
-  auto res = call.repo.search(call.ctx, q);
-  if (!res) return fail(call, res.error());
-
-  const auto& ignored = parsed->ignored;
-  std::vector<std::pair<std::string, std::string>> links;
-  links.emplace_back("self", paging_url(call, params, ignored, q.offset ? std::optional<size_t>(q.offset) : std::nullopt));
-  if (q.count > 0) {
-    links.emplace_back("first", paging_url(call, params, ignored, std::nullopt));
-    if (q.offset + q.count < res->total) links.emplace_back("next", paging_url(call, params, ignored, q.offset + q.count));
-    if (q.offset > 0)
-      links.emplace_back("previous", paging_url(call, params, ignored, q.offset > q.count ? q.offset - q.count : 0));
-  }
-  BundleWriter w(call.ctx.request_id, "searchset", res->total, links);
-  const json::object match{{"search", json::object{{"mode", "match"}}}};
-  for (const auto& s : res->page) w.add(call.base + "/" + ref(s.type, s.id), s.json, match);
-  if (!ignored.empty()) {
-    std::vector<Issue> issues;
-    for (const auto& name : ignored)
-      issues.push_back({"warning", "not-supported", "parameter ignored: " + name, ""});
-    w.add("", json::serialize(operation_outcome(issues)), json::object{{"search", json::object{{"mode", "outcome"}}}});
-  }
-  Response r;
-  r.set("Content-Type", std::string(kFhirJson));
-  r.body = std::move(w).finish();
-  return r;
-}
-
-}  // namespace
 
 }  // namespace medvault::http

@@ -49,6 +49,20 @@ Result<std::unique_ptr<KeyManager>> KeyManager::open(store::Store& store,
   return km;
 }
 
+Status KeyManager::refresh_kek() {
+  MV_ASSIGN(auto keks, store_.keks());
+  if (keks.empty()) return make_error(Errc::integrity, "the store has no key-encryption key");
+  const auto& newest = keks.back();
+  if (newest.version == kek_version()) return ok_status();
+  auto kek = crypto::unwrap_key(kek_wrap_, kek_ad(vault_id_, newest.version), newest.wrapped);
+  if (!kek.ok())
+    return make_error(Errc::integrity, "key-encryption key " + std::to_string(newest.version) + " does not unwrap");
+  std::unique_lock<std::shared_mutex> lock(mu_);
+  kek_version_ = newest.version;
+  kek_ = std::make_shared<const crypto::SecretKey>(std::move(kek).value());
+  return ok_status();
+}
+
 uint32_t KeyManager::kek_version() const {
   std::shared_lock<std::shared_mutex> lock(mu_);
   return kek_version_;
@@ -70,6 +84,9 @@ Result<std::pair<uint64_t, KeyPtr>> KeyManager::Staging::dek_for(store::Transact
     MV_ASSIGN(KeyPtr k, km_.dek(row->key_id));
     return std::make_pair(row->key_id, k);
   }
+  // A new key must be wrapped by the live KEK, even if another process
+  // (medvault key rotate) replaced it while this one ran.
+  MV_TRY(km_.refresh_kek());
   uint32_t kv;
   KeyPtr kek;
   {
@@ -102,6 +119,7 @@ Result<KeyPtr> KeyManager::dek(uint64_t key_id) {
   }
   MV_ASSIGN(auto row, store_.dek(key_id));
   if (!row) return make_error(Errc::integrity, "data key " + std::to_string(key_id) + " is missing");
+  if (row->kek_version != kek_version()) MV_TRY(refresh_kek());
   KeyPtr kek;
   {
     std::shared_lock<std::shared_mutex> lock(mu_);

@@ -57,6 +57,8 @@ class KeyManager {
  private:
   KeyManager(store::Store& store, std::string vault_id, crypto::SecretKey kek_wrap_key)
       : store_(store), vault_id_(std::move(vault_id)), kek_wrap_(std::move(kek_wrap_key)) {}
+  // Installs the store's newest KEK if another process rotated it.
+  Status refresh_kek();
   static std::string kek_ad(const std::string& vault_id, uint32_t version);
   static std::string dek_ad(const std::string& compartment, uint32_t kek_version);
 

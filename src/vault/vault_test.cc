@@ -286,3 +286,31 @@ TEST_F(VaultTest, TokensAuthenticateUntilRevokedOrExpired) {
 
 }  // namespace
 }  // namespace medvault::vault
+
+namespace medvault::vault {
+namespace {
+
+// The server and a command (user add, token issue, key rotate) may run at the
+// same time on one vault: two Vault objects on one directory stand for them.
+TEST_F(VaultTest, TwoProcessesShareTheAuditLogAndTheKeys) {
+  Unsealer u;
+  u.passphrase = crypto::SecretString("test passphrase for unit tests");
+  auto other = Vault::open(dir_ / "v", u);
+  ASSERT_TRUE(other.ok());
+  ASSERT_TRUE(repo().update(ctx_, patient("p1", "Martin"), std::nullopt).ok());
+  ASSERT_TRUE((*other)->accounts().add_user(ctx_, "dr.x", "physician", {}).ok());
+  ASSERT_TRUE(repo().read(ctx_, "Patient", "p1").ok());
+  ASSERT_TRUE((*other)->rotate_kek(ctx_).ok());
+  ASSERT_TRUE(repo().update(ctx_, patient("p2", "Durand"), std::nullopt).ok());
+  ASSERT_TRUE((*other)->repository().read(ctx_, "Patient", "p2").ok());
+  ASSERT_TRUE(repo().read(ctx_, "Patient", "p1").ok());
+  other->reset();
+  vault_.reset();
+  auto fresh = Vault::open(dir_ / "v", u);
+  ASSERT_TRUE(fresh.ok());
+  EXPECT_TRUE((*fresh)->verify().ok()) << (*fresh)->verify().error().message;
+  EXPECT_TRUE((*fresh)->repository().read(ctx_, "Patient", "p2").ok());
+}
+
+}  // namespace
+}  // namespace medvault::vault
