@@ -318,6 +318,7 @@ Result<std::string> Log::checkpoint() {
     std::lock_guard<std::mutex> lock(head_mu_);
     if (!damaged_.empty())
       return make_error(Errc::integrity, damaged_ + "; run medvault audit verify");
+    MV_TRY(catch_up_locked());  // sign what is stored, whoever wrote it
     tree = tree_;
   }
   MV_ASSIGN(auto row, sign(tree));
