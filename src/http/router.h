@@ -62,7 +62,7 @@ struct Route {
 };
 
 // Matches a method and decoded segments to a route. Methods are case-sensitive
-// (RFC 9110); HEAD is not offered.
+// (RFC 9110); the server answers HEAD as GET without the body.
 Route match_route(std::string_view method, const std::vector<std::string>& segments);
 
 }  // namespace medvault::http

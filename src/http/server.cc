@@ -20,6 +20,7 @@
 #include <boost/beast/ssl.hpp>
 #include <boost/json/object.hpp>
 
+#include <array>
 #include <atomic>
 #include <charconv>
 #include <chrono>
@@ -154,6 +155,7 @@ class Session : public std::enable_shared_from_this<Session> {
     r.status = status;
     r.route = "unparsed";
     add_security_headers(r, id);
+    linger_ = true;
     send(std::move(r), "other", id, /*keep_alive=*/false, 11);
   }
 
@@ -174,27 +176,34 @@ class Session : public std::enable_shared_from_this<Session> {
     req.client_address = address_;
     req.client_loopback = loopback_;
     req.request_id = new_request_id();
+    // HEAD: the headers a GET would get (RFC 9110 9.3.2), without the body.
+    const bool head = msg.method() == bhttp::verb::head;
+    if (head) req.method = "GET";
     Response r = sh_.api->handle(req);
-    send(std::move(r), req.method, req.request_id, msg.keep_alive(), msg.version());
+    send(std::move(r), msg.method_string(), req.request_id, msg.keep_alive(), msg.version(), head);
   }
 
   void send(Response r, std::string_view method, const std::string& request_id, bool keep_alive,
-            unsigned version) {
+            unsigned version, bool head = false) {
     const double seconds = std::chrono::duration<double>(Clock::now() - start_).count();
     sh_.metrics.observe(method, r.route, r.status, seconds);
     log::event(log::Level::info, {{"event", "request"},
                                   {"method", method_label(method)},
                                   {"route", r.route},
                                   {"status", r.status},
-                                  {"duration_ms", seconds * 1000.0},
+                                  {"duration_us", static_cast<int64_t>(seconds * 1e6)},
                                   {"request_id", request_id}});
     res_ = {};
     res_.version(version == 10 ? 10 : 11);
     res_.result(static_cast<unsigned>(r.status));
     for (auto& [name, value] : r.headers) res_.set(name, value);
-    res_.body() = std::move(r.body);
     res_.keep_alive(keep_alive);
-    res_.prepare_payload();
+    if (head) {
+      res_.content_length(r.body.size());
+    } else {
+      res_.body() = std::move(r.body);
+      res_.prepare_payload();
+    }
     beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(sh_.opts.idle_timeout_s));
     bhttp::async_write(stream_, res_,
                        beast::bind_front_handler(&Session::on_write, shared_from_this(), !keep_alive));
@@ -202,9 +211,27 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void on_write(bool close, beast::error_code ec, size_t) {
     if (ec) return;
-    if (close) return do_shutdown();
+    if (close) {
+      if (!linger_) return do_shutdown();
+      linger_deadline_ = Clock::now() + std::chrono::seconds(kLingerSeconds);
+      return linger(beast::error_code(), 0);
+    }
     first_ = false;
     do_read();
+  }
+
+  // After answering a request that was not read to its end (413, 431, 400),
+  // read and discard what the client still sends, for a bounded time and
+  // amount, before closing: closing with unread data makes TCP reset the
+  // connection, and the client could lose the response before reading it.
+  void linger(beast::error_code ec, size_t n) {
+    lingered_ += n;
+    const auto now = Clock::now();
+    if (ec || lingered_ > sh_.opts.max_body || now >= linger_deadline_) return do_shutdown();
+    beast::get_lowest_layer(stream_).expires_after(
+        std::min<Clock::duration>(std::chrono::seconds(1), linger_deadline_ - now));
+    stream_.async_read_some(net::buffer(discard_),
+                            beast::bind_front_handler(&Session::linger, shared_from_this()));
   }
 
   void do_shutdown() {
@@ -224,6 +251,11 @@ class Session : public std::enable_shared_from_this<Session> {
   bool loopback_ = false;
   bool first_ = true;
   Clock::time_point start_ = Clock::now();
+  static constexpr int kLingerSeconds = 5;
+  bool linger_ = false;
+  size_t lingered_ = 0;
+  Clock::time_point linger_deadline_;
+  std::array<char, 16 * 1024> discard_;
 };
 
 class Listener : public std::enable_shared_from_this<Listener> {

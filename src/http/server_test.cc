@@ -84,6 +84,12 @@ class TlsClient {
       buf.append(chunk, static_cast<size_t>(n));
     }
   }
+  // Whatever one read returns ("" on close or error).
+  std::string response_bytes(char* buf, int size) {
+    const int n = SSL_read(ssl_, buf, size);
+    ERR_clear_error();
+    return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string();
+  }
   // True when the server has closed the connection (read returns EOF or error).
   bool closed() {
     char c;
@@ -160,6 +166,24 @@ TEST_F(ServerTest, HealthzOverTls13WithSecurityHeadersAndKeepAlive) {
     EXPECT_NE(r.find("X-Request-Id: "), std::string::npos);
     EXPECT_NE(r.find(R"({"status":"ok"})"), std::string::npos);
   }
+}
+
+TEST_F(ServerTest, HeadGetsTheHeadersOfGetWithoutTheBody) {
+  TlsClient c;
+  ASSERT_TRUE(c.connect(port_));
+  ASSERT_TRUE(c.send("HEAD /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n"));
+  char buf[4096];
+  std::string head;
+  while (head.find("\r\n\r\n") == std::string::npos) {
+    std::string chunk = c.response_bytes(buf, sizeof buf);
+    ASSERT_FALSE(chunk.empty());
+    head += chunk;
+  }
+  EXPECT_TRUE(head.starts_with("HTTP/1.1 200")) << head;
+  EXPECT_NE(head.find("Content-Length: 15\r\n"), std::string::npos) << head;
+  EXPECT_TRUE(head.ends_with("\r\n\r\n")) << head;  // no body bytes
+  ASSERT_TRUE(c.send(get("/healthz")));  // the connection is still in sync
+  EXPECT_TRUE(c.response().ends_with(R"({"status":"ok"})"));
 }
 
 TEST_F(ServerTest, FhirOverTheWire) {
