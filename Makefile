@@ -46,9 +46,11 @@ fuzz: setup
 	@bash scripts/run-fuzzers.sh $(FUZZ_BUILD)/fuzz $(FUZZ_SECONDS)
 
 bench: setup
+	@bash scripts/setup.sh bench
 	@cmake -S . -B $(BENCH_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release -DMEDVAULT_BENCH=ON >/dev/null
 	@ninja -C $(BENCH_BUILD) -j$(JOBS)
 	@bash bench/run.sh $(BENCH_BUILD)
+	@bash bench/http_load.sh $(BENCH_BUILD)/src/cli/medvault
 
 demo: build
 	@bash scripts/demo.sh $(BUILD)/src/cli/medvault

@@ -17,6 +17,7 @@
 #include <sqlite3.h>
 #include <stdlib.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -126,8 +127,7 @@ class PlainDb {
       die("cannot open plain SQLite database");
     // The PRAGMAs of src/store/sqlite_store.cc.
     exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA secure_delete=ON;"
-         "PRAGMA temp_store=MEMORY; PRAGMA foreign_keys=ON; PRAGMA cache_size=-65536;"
-         "PRAGMA mmap_size=1073741824;");
+         "PRAGMA temp_store=MEMORY; PRAGMA foreign_keys=ON; PRAGMA cache_size=-65536;");
     exec(rowid ? "CREATE TABLE t (type TEXT NOT NULL, id TEXT NOT NULL, body BLOB NOT NULL,"
                  " UNIQUE (type, id));"
                : "CREATE TABLE t (type TEXT NOT NULL, id TEXT NOT NULL, body BLOB NOT NULL,"

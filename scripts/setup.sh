@@ -16,6 +16,10 @@ PACKAGES=(
   testssl.sh
 )
 
+# `scripts/setup.sh bench` adds the load generator and the reference server
+# that `make bench` compares against (not needed by the tests).
+if [ "${1:-}" = bench ]; then PACKAGES+=(wrk nginx-light); fi
+
 # Node.js and npm come with the machine image on CI; install Debian's only if absent.
 command -v node >/dev/null 2>&1 || PACKAGES+=(nodejs)
 command -v npm >/dev/null 2>&1 || PACKAGES+=(npm)

@@ -140,7 +140,7 @@ int main(int argc, char** argv) {
   auto* serve = app.add_subcommand("serve", "run the HTTPS FHIR server");
   serve_c.add_to(serve);
   serve->add_option("--listen", serve_opts.listen, "HOST:PORT (port 0: any free port)");
-  serve->add_option("--threads", serve_opts.threads, "worker threads (0: one per core)");
+  serve->add_option("--threads", serve_opts.threads, "worker threads (0: 16 per core)");
   serve->callback([&] {
     auto v = serve_c.open();
     if (!v.ok()) { rc = fail(v.error()); return; }
