@@ -19,7 +19,6 @@ constexpr const char* kEntityType = "http://terminology.hl7.org/CodeSystem/audit
 constexpr const char* kObjectRole = "http://terminology.hl7.org/CodeSystem/object-role";
 constexpr const char* kActReason = "http://terminology.hl7.org/CodeSystem/v3-ActReason";
 constexpr const char* kSourceType = "http://terminology.hl7.org/CodeSystem/security-source-type";
-constexpr const char* kNetworkType = "http://hl7.org/fhir/network-type";
 
 json::object coding(std::string_view system, std::string_view code, std::string_view display = {}) {
   json::object c{{"system", system}, {"code", code}};
