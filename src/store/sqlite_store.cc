@@ -515,17 +515,11 @@ class SqliteStore final : public Store {
   }
 
   Result<std::vector<VersionRow>> compartment(const std::string& patient) override {
-    MV_ASSIGN(auto c, reader());
-    MV_ASSIGN(sqlite3_stmt * st,
-              c->stmt("SELECT type,id,version,key_id,last_updated,deleted,compartment "
-                      "FROM resource WHERE compartment=?1 AND deleted=0 ORDER BY type, id"));
-    Reset r{st};
-    bind_text(st, 1, patient);
-    std::vector<VersionRow> out;
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) out.push_back(read_version(st, false));
-    if (rc != SQLITE_DONE) return db_error(c->db(), "compartment");
-    return out;
+    return query_all<VersionRow>(
+        "SELECT type,id,version,key_id,last_updated,deleted,compartment "
+        "FROM resource WHERE compartment=?1 AND deleted=0 ORDER BY type, id",
+        "compartment", [&](sqlite3_stmt* st) { bind_text(st, 1, patient); },
+        [](sqlite3_stmt* st) { return read_version(st, false); });
   }
 
   Status for_each_current(const std::function<bool(const VersionRow&)>& fn) override {
@@ -544,16 +538,12 @@ class SqliteStore final : public Store {
   }
 
   Result<std::vector<KekRow>> keks() override {
-    MV_ASSIGN(auto c, reader());
-    MV_ASSIGN(sqlite3_stmt * st, c->stmt("SELECT version,wrapped,created FROM kek ORDER BY version"));
-    Reset r{st};
-    std::vector<KekRow> out;
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-      out.push_back({static_cast<uint32_t>(sqlite3_column_int64(st, 0)), col_blob(st, 1),
-                     sqlite3_column_int64(st, 2)});
-    if (rc != SQLITE_DONE) return db_error(c->db(), "keks");
-    return out;
+    return query_all<KekRow>(
+        "SELECT version,wrapped,created FROM kek ORDER BY version", "keks", [](sqlite3_stmt*) {},
+        [](sqlite3_stmt* st) {
+          return KekRow{static_cast<uint32_t>(sqlite3_column_int64(st, 0)), col_blob(st, 1),
+                        sqlite3_column_int64(st, 2)};
+        });
   }
 
   Result<std::optional<DekRow>> dek(uint64_t key_id) override {
@@ -567,15 +557,8 @@ class SqliteStore final : public Store {
   }
 
   Result<std::vector<DekRow>> deks() override {
-    MV_ASSIGN(auto c, reader());
-    MV_ASSIGN(sqlite3_stmt * st,
-              c->stmt("SELECT key_id,compartment,kek_version,wrapped FROM dek ORDER BY key_id"));
-    Reset r{st};
-    std::vector<DekRow> out;
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) out.push_back(read_dek(st));
-    if (rc != SQLITE_DONE) return db_error(c->db(), "deks");
-    return out;
+    return query_all<DekRow>("SELECT key_id,compartment,kek_version,wrapped FROM dek ORDER BY key_id",
+                             "deks", [](sqlite3_stmt*) {}, read_dek);
   }
 
   Result<uint64_t> audit_size() override {
@@ -583,34 +566,27 @@ class SqliteStore final : public Store {
   }
 
   Result<std::vector<AuditRow>> audit_range(uint64_t first_seq, size_t n) override {
-    MV_ASSIGN(auto c, reader());
-    MV_ASSIGN(sqlite3_stmt * st,
-              c->stmt("SELECT seq,time,patient,user,entry,leaf_hash,chain FROM audit "
-                      "WHERE seq>=?1 ORDER BY seq LIMIT ?2"));
-    Reset r{st};
-    sqlite3_bind_int64(st, 1, static_cast<int64_t>(first_seq));
-    sqlite3_bind_int64(st, 2, static_cast<int64_t>(n));
-    std::vector<AuditRow> out;
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) out.push_back(read_audit(st));
-    if (rc != SQLITE_DONE) return db_error(c->db(), "audit range");
-    return out;
+    return query_all<AuditRow>(
+        "SELECT seq,time,patient,user,entry,leaf_hash,chain FROM audit WHERE seq>=?1 ORDER BY seq LIMIT ?2",
+        "audit range",
+        [&](sqlite3_stmt* st) {
+          sqlite3_bind_int64(st, 1, static_cast<int64_t>(first_seq));
+          sqlite3_bind_int64(st, 2, static_cast<int64_t>(n));
+        },
+        read_audit);
   }
 
   Result<std::vector<AuditRow>> audit_by_patient(const std::string& patient,
                                                  size_t limit) override {
-    MV_ASSIGN(auto c, reader());
-    MV_ASSIGN(sqlite3_stmt * st,
-              c->stmt("SELECT seq,time,patient,user,entry,leaf_hash,chain FROM audit "
-                      "WHERE patient=?1 ORDER BY seq DESC LIMIT ?2"));
-    Reset r{st};
-    bind_text(st, 1, patient);
-    sqlite3_bind_int64(st, 2, static_cast<int64_t>(limit));
-    std::vector<AuditRow> out;
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) out.push_back(read_audit(st));
-    if (rc != SQLITE_DONE) return db_error(c->db(), "audit by patient");
-    return out;
+    return query_all<AuditRow>(
+        "SELECT seq,time,patient,user,entry,leaf_hash,chain FROM audit "
+        "WHERE patient=?1 ORDER BY seq DESC LIMIT ?2",
+        "audit by patient",
+        [&](sqlite3_stmt* st) {
+          bind_text(st, 1, patient);
+          sqlite3_bind_int64(st, 2, static_cast<int64_t>(limit));
+        },
+        read_audit);
   }
 
   Status audit_scan(uint64_t first_seq, uint64_t n,
@@ -640,15 +616,9 @@ class SqliteStore final : public Store {
   }
 
   Result<std::vector<AuditCheckpointRow>> audit_checkpoints() override {
-    MV_ASSIGN(auto c, reader());
-    MV_ASSIGN(sqlite3_stmt * st,
-              c->stmt("SELECT size,time,note,frontier FROM audit_checkpoint ORDER BY size"));
-    Reset r{st};
-    std::vector<AuditCheckpointRow> out;
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) out.push_back(read_checkpoint(st));
-    if (rc != SQLITE_DONE) return db_error(c->db(), "audit checkpoints");
-    return out;
+    return query_all<AuditCheckpointRow>(
+        "SELECT size,time,note,frontier FROM audit_checkpoint ORDER BY size", "audit checkpoints",
+        [](sqlite3_stmt*) {}, read_checkpoint);
   }
 
   Result<std::optional<AuditCheckpointRow>> last_audit_checkpoint() override {
@@ -689,16 +659,12 @@ class SqliteStore final : public Store {
   }
 
   Result<std::vector<AccountRow>> accounts() override {
-    MV_ASSIGN(auto c, reader());
-    MV_ASSIGN(sqlite3_stmt * st,
-              c->stmt("SELECT username,role,data,created FROM account ORDER BY username"));
-    Reset r{st};
-    std::vector<AccountRow> out;
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-      out.push_back({col_text(st, 0), col_text(st, 1), col_text(st, 2), sqlite3_column_int64(st, 3)});
-    if (rc != SQLITE_DONE) return db_error(c->db(), "accounts");
-    return out;
+    return query_all<AccountRow>(
+        "SELECT username,role,data,created FROM account ORDER BY username", "accounts",
+        [](sqlite3_stmt*) {}, [](sqlite3_stmt* st) {
+          return AccountRow{col_text(st, 0), col_text(st, 1), col_text(st, 2),
+                            sqlite3_column_int64(st, 3)};
+        });
   }
 
   Result<std::optional<TokenRow>> token(const std::string& hash) override {
@@ -766,6 +732,20 @@ class SqliteStore final : public Store {
   static DekRow read_dek(sqlite3_stmt* st) {
     return DekRow{static_cast<uint64_t>(sqlite3_column_int64(st, 0)), col_text(st, 1),
                   static_cast<uint32_t>(sqlite3_column_int64(st, 2)), col_blob(st, 3)};
+  }
+
+  // Runs a cached statement on a reader connection and collects every row.
+  template <typename Row, typename Bind, typename Read>
+  Result<std::vector<Row>> query_all(const char* sql, const char* what, Bind bind, Read read) {
+    MV_ASSIGN(auto c, reader());
+    MV_ASSIGN(sqlite3_stmt * st, c->stmt(sql));
+    Reset r{st};
+    bind(st);
+    std::vector<Row> out;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) out.push_back(read(st));
+    if (rc != SQLITE_DONE) return db_error(c->db(), what);
+    return out;
   }
 
   template <typename Bind>
