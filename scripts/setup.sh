@@ -9,16 +9,16 @@ PACKAGES=(
   libsodium-dev libssl-dev openssl libsqlite3-dev sqlite3 libpq-dev
   libboost-json1.81-dev libboost-system1.81-dev libboost-url1.81-dev
   libcli11-dev libspdlog-dev libfmt-dev
-  libcbor-dev liboath-dev oathtool libqrencode-dev libpwquality-dev cracklib-runtime
-  libgfshare-dev libzstd-dev
+  libcbor-dev liboath-dev oathtool libqrencode-dev libpwquality-dev cracklib-runtime libicu-dev
+  libgfshare-dev libzstd-dev libssh-dev openssh-server
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-cryptography python3-nacl
-  testssl.sh
+  testssl.sh postgresql-15 rsyslog rsyslog-gnutls
 )
 
 # `scripts/setup.sh bench` adds the load generator and the reference server
 # that `make bench` compares against (not needed by the tests).
-if [ "${1:-}" = bench ]; then PACKAGES+=(wrk nginx-light); fi
+if [ "${1:-}" = bench ]; then PACKAGES+=(wrk nginx-light restic); fi
 
 # Node.js and npm come with the machine image on CI; install Debian's only if absent.
 command -v node >/dev/null 2>&1 || PACKAGES+=(nodejs)

@@ -80,8 +80,13 @@ std::string to_audit_event(uint64_t seq, const Entry& e, std::string_view origin
 
   json::object agent;
   if (!e.role.empty()) agent["role"] = json::array{codeable(coding(kRoleSystem, e.role))};
-  agent["who"] = json::object{{"identifier", json::object{{"system", kUserSystem}, {"value", e.user}}},
-                              {"display", e.user}};
+  // A failed authentication may name no account (no or unknown token): FHIR
+  // strings cannot be empty, so the agent is then only its network address.
+  if (!e.user.empty())
+    agent["who"] = json::object{{"identifier", json::object{{"system", kUserSystem}, {"value", e.user}}},
+                                {"display", e.user}};
+  else
+    agent["who"] = json::object{{"display", "unidentified client"}};
   if (!e.workstation.empty()) agent["altId"] = e.workstation;
   agent["requestor"] = true;
   if (!e.address.empty() && e.address != "cli")

@@ -268,35 +268,30 @@ void Log::after_commit(bool committed) {
 
 Status Log::append(Entry entry) {
   std::unique_lock<std::mutex> lk(q_mu_);
-  const uint64_t ticket = ++enqueued_;
-  queue_.push_back(std::move(entry));
-  for (;;) {
-    if (completed_ >= ticket) {
-      auto it = failed_.lower_bound(ticket);
-      if (it != failed_.end() && it->second.first <= ticket)
-        return it->second.second;
-      return ok_status();
-    }
-    if (!leader_active_) {
-      leader_active_ = true;
-      std::vector<Entry> batch;
-      batch.swap(queue_);
-      const uint64_t first = completed_ + 1;
-      const uint64_t upto = enqueued_;
+  if (!open_) open_ = std::make_shared<Batch>();
+  const std::shared_ptr<Batch> mine = open_;
+  mine->entries.push_back(std::move(entry));
+  // Only the callers of one batch wake when it is decided, and one caller of
+  // the next batch to lead it: no thundering herd under hundreds of waiters.
+  while (!mine->done) {
+    if (!writing_) {
+      // A batch that is neither decided nor being written is the open one.
+      writing_ = true;
+      open_.reset();
+      std::vector<Entry> batch = std::move(mine->entries);
       lk.unlock();
       Status st = write_batch(std::move(batch));
       lk.lock();
-      if (!st.ok()) {
-        failed_[upto] = {first, st};
-        while (failed_.size() > 1024) failed_.erase(failed_.begin());
-      }
-      completed_ = upto;
-      leader_active_ = false;
-      q_cv_.notify_all();
-      continue;
+      mine->status = std::move(st);
+      mine->done = true;
+      writing_ = false;
+      mine->cv.notify_all();
+      if (open_) open_->cv.notify_one();
+      break;
     }
-    q_cv_.wait(lk);
+    mine->cv.wait(lk);
   }
+  return mine->status;
 }
 
 Status Log::write_batch(std::vector<Entry> batch) {

@@ -23,7 +23,6 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
-#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -158,16 +157,17 @@ class Log {
   bool staged_ = false;
   const store::Transaction* staged_txn_ = nullptr;
 
-  // Group commit.
+  // Group commit: entries queue in the open batch while the previous one is
+  // written; its first waiter then writes it as one transaction.
+  struct Batch {
+    std::vector<Entry> entries;
+    bool done = false;
+    Status status = ok_status();
+    std::condition_variable cv;
+  };
   std::mutex q_mu_;
-  std::condition_variable q_cv_;
-  std::vector<Entry> queue_;
-  uint64_t enqueued_ = 0;    // tickets handed out
-  uint64_t completed_ = 0;   // tickets whose batch has been decided
-  bool leader_active_ = false;
-  // Failed batches only, keyed by their last ticket: {first ticket, error}.
-  // A completed ticket not covered here succeeded.
-  std::map<uint64_t, std::pair<uint64_t, Status>> failed_;
+  std::shared_ptr<Batch> open_;
+  bool writing_ = false;
 };
 
 }  // namespace medvault::audit

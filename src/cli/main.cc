@@ -12,13 +12,16 @@
 #include <boost/json.hpp>
 #include <optional>
 
+#include "audit/checkpoint_timer.h"
 #include "audit/fhir_event.h"
+#include "cli/backup_cmd.h"
 #include "cli/import.h"
 #include "cli/secrets.h"
 #include "common/file.h"
 #include "crypto/secret.h"
 #include "demo/generator.h"
 #include "http/server.h"
+#include "store/store.h"
 #include "vault/vault.h"
 
 namespace mv = medvault;
@@ -70,17 +73,24 @@ mv::Result<int64_t> parse_duration_ms(const std::string& s) {
 
 struct Common {
   std::string data;
+  std::string store;  // postgresql://...: the vault lives in that database
   mv::cli::SecretSources secrets;
-  void add_to(CLI::App* app, bool data_required = true) {
-    auto* o = app->add_option("--data", data, "vault directory");
-    if (data_required) o->required();
+  // One of --data and --store is required: open() says so.
+  void add_to(CLI::App* app) {
+    app->add_option("--data", data, "vault directory (with --store: this node's own directory, for tls/)");
+    app->add_option("--store", store, "postgresql://... : the vault kept in PostgreSQL (instead of --data)");
     app->add_option("--passphrase-file", secrets.passphrase_file,
                     "read the passphrase from this file (else MEDVAULT_PASSPHRASE, else a prompt)");
     app->add_option("--key-file", secrets.key_file, "unseal with this key file");
     app->add_option("--share", secrets.share_files, "unseal with recovery share files (k of them)");
   }
   mv::Result<std::unique_ptr<mv::vault::Vault>> open() const {
+    if (data.empty() && store.empty())
+      return mv::make_error(mv::Errc::invalid, "give --data DIR or --store postgresql://...");
+    if (!store.empty() && !mv::store::is_postgres_url(store))
+      return mv::make_error(mv::Errc::invalid, "--store takes a postgresql:// URL");
     MV_ASSIGN(auto how, mv::cli::unsealer_from(secrets));
+    if (!store.empty()) return mv::vault::Vault::open_store(store, data, how);
     return mv::vault::Vault::open(data, how);
   }
 };
@@ -103,15 +113,25 @@ int main(int argc, char** argv) {
   int shares = 0, threshold = 0;
   std::string kit;
   auto* init = app.add_subcommand("init", "create a vault");
-  init->add_option("--data", init_c.data, "vault directory")->required();
+  init->add_option("--data", init_c.data, "vault directory (with --store: this node's directory, for tls/)");
+  init->add_option("--store", init_c.store, "postgresql://... : create the vault in this empty database");
   init->add_option("--passphrase-file", init_c.secrets.passphrase_file, "read the passphrase from this file");
   init->add_option("--key-file", init_c.secrets.key_file, "also seal the master key under this key file");
   init->add_option("--shares", shares, "split a recovery key into N shares");
   init->add_option("--threshold", threshold, "K shares unseal");
   init->add_option("--kit", kit, "directory for the recovery kit (share files and instructions)");
   init->callback([&] {
+    if (init_c.data.empty() && init_c.store.empty()) {
+      rc = fail(mv::make_error(mv::Errc::invalid, "give --data DIR or --store postgresql://..."));
+      return;
+    }
+    if (!init_c.store.empty() && !mv::store::is_postgres_url(init_c.store)) {
+      rc = fail(mv::make_error(mv::Errc::invalid, "--store takes a postgresql:// URL"));
+      return;
+    }
     mv::vault::InitOptions o;
     o.dir = init_c.data;
+    o.store_url = init_c.store;
     o.shares = shares;
     o.threshold = threshold;
     o.kit_dir = kit;
@@ -128,9 +148,11 @@ int main(int argc, char** argv) {
     }
     auto st = mv::vault::Vault::init(o);
     if (!st.ok()) { rc = fail(st.error()); return; }
-    auto tls = mv::http::create_self_signed(std::filesystem::path(init_c.data) / "tls");
-    if (!tls.ok()) { rc = fail(tls.error()); return; }
-    std::printf("vault created in %s\n", init_c.data.c_str());
+    if (!init_c.data.empty()) {
+      auto tls = mv::http::create_self_signed(std::filesystem::path(init_c.data) / "tls");
+      if (!tls.ok()) { rc = fail(tls.error()); return; }
+    }
+    std::printf("vault created in %s\n", init_c.store.empty() ? init_c.data.c_str() : "the PostgreSQL database");
     if (shares) std::printf("recovery kit: %d shares, any %d unseal; written to %s\n", shares, threshold, kit.c_str());
   });
 
@@ -141,11 +163,63 @@ int main(int argc, char** argv) {
   serve_c.add_to(serve);
   serve->add_option("--listen", serve_opts.listen, "HOST:PORT (port 0: any free port)");
   serve->add_option("--threads", serve_opts.threads, "worker threads (0: 16 per core)");
+  mv::audit::SyslogOptions syslog_opts;
+  serve->add_option("--syslog", syslog_opts.url,
+                    "forward the audit log to this syslog collector: tcp://HOST:PORT or tls://HOST:PORT");
+  serve->add_option("--syslog-ca", syslog_opts.ca_file,
+                    "CA certificates (PEM) the tls:// collector's certificate must chain to");
+  serve->add_flag("--syslog-from-start", syslog_opts.from_start,
+                  "first forwarding to this collector: send the whole log, not only new entries");
+  int checkpoint_interval_s = 60;
+  std::string serve_witness_file;
+  serve->add_option("--checkpoint-interval", checkpoint_interval_s,
+                    "sign an audit checkpoint every N seconds when the log grew (0: only every 1,000 entries)")
+      ->check(CLI::Range(0, 86400));
+  serve->add_option("--witness-file", serve_witness_file,
+                    "write each new signed checkpoint to this file (atomically), for an external witness");
   serve->callback([&] {
     auto v = serve_c.open();
     if (!v.ok()) { rc = fail(v.error()); return; }
+    std::unique_ptr<mv::audit::SyslogForwarder> forwarder;  // stopped before the vault closes
+    if (syslog_opts.url.empty() && (!syslog_opts.ca_file.empty() || syslog_opts.from_start)) {
+      rc = fail(mv::make_error(mv::Errc::invalid, "--syslog-ca and --syslog-from-start need --syslog"));
+      return;
+    }
+    if (!syslog_opts.url.empty()) {
+      auto f = (*v)->forward_audit_to_syslog(syslog_opts);
+      if (!f.ok()) { rc = fail(f.error()); return; }
+      forwarder = std::move(f).value();
+    }
+    std::unique_ptr<mv::audit::CheckpointTimer> checkpoints;  // stopped first: signs a last one
+    if (checkpoint_interval_s > 0 && (*v)->audit_log() != nullptr) {
+      checkpoints = std::make_unique<mv::audit::CheckpointTimer>(
+          *(*v)->audit_log(), std::chrono::seconds(checkpoint_interval_s),
+          [file = serve_witness_file](const std::string& note) {
+            if (file.empty()) return;
+            if (auto st = mv::write_file_atomic(file, note); !st.ok())
+              std::fprintf(stderr, "{\"event\":\"witness-file-failed\"}\n");
+          });
+    }
     auto st = mv::http::serve(**v, serve_opts);
     if (!st.ok()) rc = fail(st.error());
+  });
+
+  // migrate
+  Common migrate_c;
+  std::string migrate_to;
+  auto* migrate = app.add_subcommand("migrate", "move a SQLite vault into an empty PostgreSQL database");
+  migrate->add_option("--from", migrate_c.data, "the SQLite vault directory")->required();
+  migrate->add_option("--to", migrate_to, "postgresql://... (an empty database)")->required();
+  migrate->add_option("--passphrase-file", migrate_c.secrets.passphrase_file,
+                      "read the passphrase from this file (else MEDVAULT_PASSPHRASE, else a prompt)");
+  migrate->add_option("--key-file", migrate_c.secrets.key_file, "unseal with this key file");
+  migrate->add_option("--share", migrate_c.secrets.share_files, "unseal with recovery share files (k of them)");
+  migrate->callback([&] {
+    auto how = mv::cli::unsealer_from(migrate_c.secrets);
+    if (!how.ok()) { rc = fail(how.error()); return; }
+    auto st = mv::vault::Vault::migrate(migrate_c.data, migrate_to, *how);
+    if (!st.ok()) { rc = fail(st.error()); return; }
+    std::printf("vault moved to PostgreSQL; audit log verified\n");
   });
 
   // import
@@ -414,12 +488,34 @@ int main(int argc, char** argv) {
   uadd->add_option("username", username, "user name")->required();
   uadd->add_option("--role", role, "physician, nurse, reception, manager, it-admin, auditor, patient, service")->required();
   uadd->add_option("--scope", scopes, "SMART system scope for service accounts, e.g. system/Patient.rs");
+  medvault::vault::AccessLink access_link;
+  uadd->add_option("--practitioner", access_link.practitioner, "Practitioner id the account acts as (care relationships, consent)");
+  uadd->add_option("--organization", access_link.organization, "Organization id of an outside organisation's account");
+  uadd->add_option("--patient", access_link.patient, "Patient id of a patient (portal) account");
+  uadd->add_option("--grant", access_link.grants, "sensitivity grant: R, V, PSY, HIV, ... or * (docs/access-policy.md)");
   uadd->callback([&] {
     auto v = user_c.open();
     if (!v.ok()) { rc = fail(v.error()); return; }
     auto st = (*v)->accounts().add_user(admin_ctx(), username, role, scopes);
     if (!st.ok()) { rc = fail(st.error()); return; }
+    if (!access_link.practitioner.empty() || !access_link.organization.empty() || !access_link.patient.empty() || !access_link.grants.empty()) {
+      st = (*v)->accounts().set_access(admin_ctx(), username, access_link);
+      if (!st.ok()) { rc = fail(st.error()); return; }
+    }
     std::printf("user %s added with role %s\n", username.c_str(), role.c_str());
+  });
+  auto* uenrol = user->add_subcommand("step-up-enroll", "enrol a TOTP authenticator for step-up (break-the-glass)");
+  Common uenrol_c;
+  std::string enrol_user;
+  uenrol_c.add_to(uenrol);
+  uenrol->add_option("username", enrol_user, "user name")->required();
+  uenrol->callback([&] {
+    auto v = uenrol_c.open();
+    if (!v.ok()) { rc = fail(v.error()); return; }
+    auto secret = (*v)->accounts().enroll_step_up(admin_ctx(), enrol_user);
+    if (!secret.ok()) { rc = fail(secret.error()); return; }
+    // The secret goes to stdout once, for the authenticator app; never to argv or logs.
+    std::printf("%s\n", secret->c_str());
   });
   auto* ulist = user->add_subcommand("list", "list accounts");
   Common ulist_c;
@@ -496,6 +592,8 @@ int main(int argc, char** argv) {
     });
     std::fwrite(buf.data(), 1, buf.size(), stdout);
   });
+
+  mv::cli::add_backup_commands(app, rc);
 
   try {
     app.parse(argc, argv);

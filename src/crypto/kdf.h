@@ -15,6 +15,8 @@ enum class SubKey : uint64_t {
   session = 4,       // session and token hashing
   audit_detail = 5,  // encrypts free-text details of audit entries
   audit_signing = 6, // seed of the Ed25519 checkpoint signing key
+  backup_signing = 7, // seed of the Ed25519 backup-manifest signing key
+  backup_dedup = 8,   // keys the backup chunk ids (keyed BLAKE2b)
 };
 
 SecretKey derive(const SecretKey& master, SubKey id);

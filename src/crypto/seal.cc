@@ -35,6 +35,7 @@ struct SlotRecord {
   uint64_t memlimit = 0;           // passphrase
   int n = 0;                       // recovery: shares made
   int k = 0;                       // recovery: shares needed
+  std::string backup_pk;           // recovery: X25519 backup public key (32 bytes) or ""
   std::string wrapped;             // aead.h blob of the master key
 };
 
@@ -92,6 +93,8 @@ std::string slot_ad(const std::string& vault_id, const Slot& s) {
     case Kind::recovery:
       encoding::put_u64(ad, static_cast<uint64_t>(s.n));
       encoding::put_u64(ad, static_cast<uint64_t>(s.k));
+      // Seals written before backups existed have no backup key; their AD is unchanged.
+      if (!s.backup_pk.empty()) encoding::put_field(ad, s.backup_pk);
       break;
   }
   return ad;
@@ -317,6 +320,12 @@ class Parser {
       if (!n || !k || *k < 2 || *k > *n || *n > 255) return corrupt(name + " slot: bad n or k");
       s.n = static_cast<int>(*n);
       s.k = static_cast<int>(*k);
+      if (get(o, "backup_key") != nullptr) {
+        auto pk_s = string(o, "backup_key");
+        std::array<uint8_t, crypto_box_PUBLICKEYBYTES> pk{};
+        if (!pk_s || !from_base64(*pk_s, pk)) return corrupt(name + " slot: bad backup key");
+        s.backup_pk.assign(as_chars(pk));
+      }
     }
     auto wrapped = string(o, "wrapped");
     std::array<uint8_t, kWrappedSize> w{};
@@ -387,14 +396,19 @@ KeySeal::KeySeal(KeySeal&&) noexcept = default;
 KeySeal& KeySeal::operator=(KeySeal&&) noexcept = default;
 
 Result<KeySeal> KeySeal::load(const std::filesystem::path& path) {
-  Parser parser(path);
   auto text = read_file(path, kMaxFileSize);
   if (!text.ok()) {
-    if (text.error().code == Errc::too_large) return parser.corrupt("larger than 1 MiB");
+    if (text.error().code == Errc::too_large) return Parser(path).corrupt("larger than 1 MiB");
     return sealed("cannot read seal file: " + text.error().message);
   }
+  return parse(*text, path.string());
+}
+
+Result<KeySeal> KeySeal::parse(std::string_view text, const std::string& where) {
+  Parser parser(where);
+  if (text.size() > kMaxFileSize) return parser.corrupt("larger than 1 MiB");
   try {
-    MV_ASSIGN(auto parsed, parser.file(*text));
+    MV_ASSIGN(auto parsed, parser.file(text));
     KeySeal seal(std::move(parsed.vault_id));
     for (auto& s : parsed.slots) seal.slots_.push_back(Slot{std::move(s)});
     return seal;
@@ -404,6 +418,11 @@ Result<KeySeal> KeySeal::load(const std::filesystem::path& path) {
 }
 
 Status KeySeal::save(const std::filesystem::path& path) const {
+  MV_ASSIGN(auto text, serialize());
+  return write_file_atomic(path, text, 0600);
+}
+
+Result<std::string> KeySeal::serialize() const {
   if (!valid_vault_id(vault_id_)) return make_error(Errc::invalid, "the vault id cannot be written to a seal file");
   std::string text;
   try {
@@ -419,6 +438,8 @@ Status KeySeal::save(const std::filesystem::path& path) const {
       if (s.kind == Kind::recovery) {
         o["n"] = s.n;
         o["k"] = s.k;
+        if (!s.backup_pk.empty())
+          o["backup_key"] = to_base64({reinterpret_cast<const uint8_t*>(s.backup_pk.data()), s.backup_pk.size()});
       }
       o["wrapped"] = to_base64({reinterpret_cast<const uint8_t*>(s.wrapped.data()), s.wrapped.size()});
       slots.push_back(std::move(o));
@@ -433,7 +454,7 @@ Status KeySeal::save(const std::filesystem::path& path) const {
   } catch (const std::exception&) {
     return make_error(Errc::internal, "cannot serialise the seal file (out of memory)");
   }
-  return write_file_atomic(path, text, 0600);
+  return text;
 }
 
 bool KeySeal::has_passphrase() const { return find_slot(slots_, Kind::passphrase) != nullptr; }
@@ -470,9 +491,12 @@ Result<SecretKey> KeySeal::unseal_keyfile(std::span<const uint8_t> keyfile) cons
   return master;
 }
 
-Result<SecretKey> KeySeal::unseal_shares(const std::vector<std::string>& share_texts) const {
-  const auto* s = find_slot(slots_, Kind::recovery);
-  if (s == nullptr) return sealed("this vault has no recovery slot");
+namespace {
+
+// Combines k or more shares of (vault_id, slot.k, slot.n) into the recovery
+// key, unproven.
+Result<SecretKey> combine(const std::string& vault_id_, const Slot& slot, const std::vector<std::string>& share_texts) {
+  const Slot* s = &slot;
   std::vector<ParsedShare> shares;
   for (size_t i = 0; i < share_texts.size(); ++i) {
     MV_ASSIGN(ParsedShare p, parse_share(share_texts[i], i + 1, vault_id_, *s));
@@ -499,9 +523,61 @@ Result<SecretKey> KeySeal::unseal_shares(const std::vector<std::string>& share_t
   gfshare_ctx_dec_extract(ctx, recovery_key.data());
   gfshare_ctx_free(ctx);  // scrubs its buffers
 
-  auto master = unwrap_key(recovery_key, slot_ad(vault_id_, *s), s->wrapped);
-  if (!master.ok()) return sealed("these shares do not unseal this vault");
-  return master;
+  return recovery_key;
+}
+
+}  // namespace
+
+namespace {
+
+// The backup key pair of a recovery key: crypto_kdf sub-key 1 of context
+// "mvbackup" is the seed of an X25519 (crypto_box) key pair.
+void backup_keypair(const SecretKey& recovery_key, std::array<uint8_t, crypto_box_PUBLICKEYBYTES>& pk,
+                    SecretKey& sk) {
+  SecretKey seed;
+  crypto_kdf_derive_from_key(seed.data(), SecretKey::kSize, 1, "mvbackup", recovery_key.data());
+  static_assert(crypto_box_SEEDBYTES == SecretKey::kSize && crypto_box_SECRETKEYBYTES == SecretKey::kSize);
+  crypto_box_seed_keypair(pk.data(), sk.data(), seed.data());
+}
+
+}  // namespace
+
+std::string KeySeal::recovery_public_key() const {
+  const auto* s = find_slot(slots_, Kind::recovery);
+  return s ? s->backup_pk : std::string();
+}
+
+Result<SecretKey> KeySeal::backup_key_from_shares(const std::string& vault_id, int k, int n,
+                                                  std::string_view public_key,
+                                                  const std::vector<std::string>& share_texts) {
+  if (k < 2 || k > n || n > 255) return sealed("the backup names an impossible recovery kit");
+  Slot slot;
+  slot.kind = Kind::recovery;
+  slot.k = k;
+  slot.n = n;
+  MV_ASSIGN(auto recovery_key, combine(vault_id, slot, share_texts));
+  std::array<uint8_t, crypto_box_PUBLICKEYBYTES> pk{};
+  SecretKey sk;
+  backup_keypair(recovery_key, pk, sk);
+  // The derived public key is the proof that the shares are right.
+  if (as_chars(pk) != public_key) return sealed("these shares do not open this backup");
+  return sk;
+}
+
+Result<SecretKey> KeySeal::unseal_shares(const std::vector<std::string>& share_texts) const {
+  MV_ASSIGN(auto recovery_key, combine_shares(share_texts));
+  return unwrap_key(recovery_key, slot_ad(vault_id_, *find_slot(slots_, Kind::recovery)),
+                    find_slot(slots_, Kind::recovery)->wrapped);
+}
+
+Result<SecretKey> KeySeal::combine_shares(const std::vector<std::string>& share_texts) const {
+  const auto* s = find_slot(slots_, Kind::recovery);
+  if (s == nullptr) return sealed("this vault has no recovery slot");
+  MV_ASSIGN(auto recovery_key, combine(vault_id_, *s, share_texts));
+  // The recovery key is proven by unwrapping the slot.
+  if (!unwrap_key(recovery_key, slot_ad(vault_id_, *s), s->wrapped).ok())
+    return sealed("these shares do not unseal this vault");
+  return recovery_key;
 }
 
 void KeySeal::set_passphrase(const SecretKey& master, std::string_view passphrase, const Argon2Params& params) {
@@ -554,6 +630,10 @@ std::vector<ShareFile> KeySeal::set_recovery(const SecretKey& master, int n, int
   s.kind = Kind::recovery;
   s.n = n;
   s.k = k;
+  std::array<uint8_t, crypto_box_PUBLICKEYBYTES> pk{};
+  SecretKey backup_sk;
+  backup_keypair(recovery_key, pk, backup_sk);
+  s.backup_pk.assign(as_chars(pk));
   s.wrapped = wrap_key(recovery_key, slot_ad(vault_id_, s), master);
   put_slot(slots_, std::move(s));
   return out;

@@ -53,6 +53,10 @@ class KeySeal {
   // "... is truncated" when it cannot be used.
   static Result<KeySeal> load(const std::filesystem::path& path);
   Status save(const std::filesystem::path& path) const;  // atomic, mode 0600
+  // The same text without a file (a PostgreSQL vault keeps it in the store,
+  // so that every node unseals the same seal). `where` names it in errors.
+  static Result<KeySeal> parse(std::string_view text, const std::string& where);
+  Result<std::string> serialize() const;
 
   const std::string& vault_id() const { return vault_id_; }
   bool has_passphrase() const;
@@ -68,6 +72,20 @@ class KeySeal {
   Result<SecretKey> unseal_keyfile(std::span<const uint8_t> keyfile) const;
   Result<SecretKey> unseal_shares(const std::vector<std::string>& share_texts) const;
 
+  // Backups (docs/formats/backup.md) are sealed to an X25519 key pair derived
+  // from the recovery key, so only k custodians together can read them.
+  // The public key (32 bytes), or "" when the vault has no recovery slot or
+  // its slot was written before backups existed. It is part of the slot's
+  // associated data, so shares that unseal the vault also authenticate it.
+  std::string recovery_public_key() const;
+  // The X25519 secret key (crypto_box) of that pair, from k shares of vault
+  // `vault_id`'s k-of-n kit, checked against `public_key` (a restore has the
+  // backup's signed manifest but not yet the seal). The errors of
+  // unseal_shares, or "these shares do not open this backup".
+  static Result<SecretKey> backup_key_from_shares(const std::string& vault_id, int k, int n,
+                                                  std::string_view public_key,
+                                                  const std::vector<std::string>& share_texts);
+
   // Adding or replacing slots (master must be the unsealed master key).
   void set_passphrase(const SecretKey& master, std::string_view passphrase,
                       const Argon2Params& params);
@@ -80,6 +98,7 @@ class KeySeal {
   struct Slot;
   std::string vault_id_;
   std::vector<Slot> slots_;
+  Result<SecretKey> combine_shares(const std::vector<std::string>& share_texts) const;
   friend struct SlotAccess;
  public:
   ~KeySeal();

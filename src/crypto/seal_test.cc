@@ -90,8 +90,11 @@ std::string with_fresh_checksum(const std::string& text) {
     if (kind != "recovery") ad += field(unbase64(s.at("salt").as_string()));
     if (kind == "passphrase")
       ad += u64(static_cast<uint64_t>(s.at("opslimit").as_int64())) + u64(static_cast<uint64_t>(s.at("memlimit").as_int64()));
-    if (kind == "recovery")
+    if (kind == "recovery") {
       ad += u64(static_cast<uint64_t>(s.at("n").as_int64())) + u64(static_cast<uint64_t>(s.at("k").as_int64()));
+      // The backup public key, when the slot has one (docs/formats/crypto.md).
+      if (const auto* pk = s.if_contains("backup_key")) ad += field(unbase64(pk->as_string()));
+    }
     in += field(ad) + field(unbase64(s.at("wrapped").as_string()));
   }
   root["checksum"] = blake2b_hex(in);
@@ -513,6 +516,11 @@ TEST_F(CryptoSeal, AssociatedDataBindsVaultKindAndParameters) {
   auto reshaped = edit([&](auto& r) { slot(r, 2)["k"] = 2; });
   // Shares of a 3-of-5 kit no longer match the slot's shape.
   EXPECT_FALSE(reshaped.unseal_shares({shares[0].text, shares[1].text, shares[2].text}).ok());
+
+  // Another backup public key slipped into the recovery slot (backups would
+  // be sealed to someone else): the slot no longer unseals.
+  auto rekeyed = edit([&](auto& r) { slot(r, 2)["backup_key"] = std::string(43, 'A') + "="; });
+  EXPECT_FALSE(rekeyed.unseal_shares({shares[0].text, shares[1].text, shares[2].text}).ok());
 
   // The key-file slot's wrapped key moved into the passphrase slot.
   auto swapped = edit([&](auto& r) { slot(r, 0)["wrapped"] = slot(r, 1)["wrapped"]; });

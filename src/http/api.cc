@@ -1,8 +1,11 @@
 #include "http/api.h"
 
+#include <boost/json.hpp>
 #include <boost/json/serialize.hpp>
 #include <cctype>
 
+#include "access/policy.h"
+#include "common/clock.h"
 #include "http/fhir_handlers.h"
 #include "http/log.h"
 #include "http/outcome.h"
@@ -92,6 +95,32 @@ bool is_safe_host(std::string_view host) {
   return true;
 }
 
+// POST /api/break-glass {"patient": id, "reason": text} with X-Step-Up: a
+// TOTP code. 201 {"patient", "until"} or an OperationOutcome (400 without a
+// reason, 401 when step-up fails, 403 for roles that cannot break the glass,
+// 404 for an unknown patient). docs/access-policy.md.
+Response Api::break_glass(const vault::RequestContext& ctx, const Request& req) {
+  boost::system::error_code ec;
+  auto v = boost::json::parse(req.body, ec);
+  if (ec || !v.is_object() || req.body.size() > 16384)
+    return error_response(make_error(Errc::invalid, "expected a JSON object {patient, reason}"), req.request_id);
+  const auto& o = v.as_object();
+  auto text = [&](const char* k) -> std::string {
+    const auto* x = o.if_contains(k);
+    return x && x->is_string() ? std::string(x->as_string()) : std::string();
+  };
+  auto until = vault_.repository().break_glass(ctx, text("patient"), text("reason"), req.step_up);
+  if (!until) return error_response(until.error(), req.request_id);
+  Response r;
+  r.status = 201;
+  r.set("Content-Type", "application/json");
+  boost::json::object out;
+  out["patient"] = text("patient");
+  out["until"] = format_instant(*until);
+  r.body = boost::json::serialize(out);
+  return r;
+}
+
 Api::Api(vault::Vault& vault, Metrics& metrics, ApiOptions opts)
     : vault_(vault), metrics_(metrics), opts_(std::move(opts)) {}
 
@@ -159,11 +188,12 @@ Response Api::dispatch(const Request& req) {
   std::optional<access::Subject> subject;
   const bool need_subject = route.kind != RouteKind::metrics || !req.client_loopback;
   if (need_subject) {
-    if (token.empty()) return finish(unauthenticated(req, !req.authorization.empty()));
+    // Every failed authentication, a missing or non-Bearer credential
+    // included, is audited (with the client address) by authenticate_bearer.
     auto s = vault_.accounts().authenticate_bearer(token, req.client_address);
     if (!s) {
       if (s.error().code != Errc::unauthenticated) return finish(error_response(s.error(), req.request_id));
-      return finish(unauthenticated(req, true));
+      return finish(unauthenticated(req, !req.authorization.empty()));
     }
     subject = std::move(*s);
   }
@@ -174,13 +204,23 @@ Response Api::dispatch(const Request& req) {
     r.body = metrics_.render();
     return r;
   }
-  if (route.kind == RouteKind::api)
-    return finish(error_response(make_error(Errc::not_found, "no such endpoint"), req.request_id));
-
   vault::RequestContext ctx;
   ctx.subject = std::move(*subject);
   ctx.address = req.client_address;
   ctx.request_id = req.request_id;
+  ctx.purpose = std::string(access::default_purpose(ctx.subject.role));
+  if (route.kind == RouteKind::api) {
+    if (target->segments.size() == 2 && target->segments[1] == "break-glass") {
+      if (req.method != "POST") {
+        Response out = error_response(make_error(Errc::invalid, "use POST"), req.request_id);
+        out.status = 405;
+        out.set("Allow", "POST");
+        return finish(std::move(out));
+      }
+      return finish(break_glass(ctx, req));
+    }
+    return finish(error_response(make_error(Errc::not_found, "no such endpoint"), req.request_id));
+  }
   if (!req.purpose_of_use.empty()) {
     if (!is_purpose_code(req.purpose_of_use))
       return finish(error_response(make_error(Errc::invalid, "X-Purpose-Of-Use must be a PurposeOfUse code such as TREAT"),

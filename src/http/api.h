@@ -29,6 +29,7 @@ class Api {
 
  private:
   Response dispatch(const Request& req);
+  Response break_glass(const vault::RequestContext& ctx, const Request& req);
 
   vault::Vault& vault_;
   Metrics& metrics_;

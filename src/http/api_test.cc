@@ -83,6 +83,30 @@ TEST_F(ApiTest, FhirNeedsABearerToken) {
   EXPECT_EQ(vault.repo.version_count(), 0u);
 }
 
+// Accounts::authenticate_bearer audits every failure: the API must ask it
+// for every request that needs a subject, also without a usable credential.
+TEST_F(ApiTest, EveryAuthenticationAttemptReachesTheAccounts) {
+  Request basic;
+  basic.method = "GET";
+  basic.target = "/fhir/Patient";
+  basic.authorization = "Basic dXNlcjpwYXNz";
+  basic.client_address = "192.0.2.7";
+  auto& accounts = static_cast<testing::FakeAccounts&>(vault.accounts());
+  accounts.attempts.clear();
+  EXPECT_EQ(api.handle(basic).status, 401);
+  basic.authorization.clear();
+  EXPECT_EQ(api.handle(basic).status, 401);
+  basic.target = "/api/users";
+  EXPECT_EQ(api.handle(basic).status, 401);
+  basic.target = "/fhir/metadata";
+  EXPECT_EQ(api.handle(basic).status, 200);  // public: no attempt
+  basic.target = "/healthz";
+  EXPECT_EQ(api.handle(basic).status, 200);
+  using Attempt = std::pair<std::string, std::string>;
+  EXPECT_EQ(accounts.attempts,
+            (std::vector<Attempt>{{"", "192.0.2.7"}, {"", "192.0.2.7"}, {"", "192.0.2.7"}}));
+}
+
 TEST_F(ApiTest, MetadataIsPublicAndJson) {
   Response r = call("GET", "/fhir/metadata", "", "");
   ASSERT_EQ(r.status, 200);

@@ -221,6 +221,10 @@ class FakeRepository final : public vault::Repository {
 class FakeAccounts final : public vault::Accounts {
  public:
   std::map<std::string, access::Subject> tokens;
+  // Every authentication attempt (token, client address): the real Accounts
+  // audits each failed one, so the API must make one for every request that
+  // needs a subject, credential or not.
+  std::vector<std::pair<std::string, std::string>> attempts;
 
   Status add_user(const vault::RequestContext&, const std::string&, const std::string&,
                   const std::vector<std::string>&) override { return make_error(Errc::internal, "fake"); }
@@ -239,8 +243,9 @@ class FakeAccounts final : public vault::Accounts {
     return ok_status();
   }
   Status revoke_all(const vault::RequestContext&, const std::string&) override { return make_error(Errc::internal, "fake"); }
-  Result<access::Subject> authenticate_bearer(std::string_view token, const std::string&) override {
+  Result<access::Subject> authenticate_bearer(std::string_view token, const std::string& address) override {
     std::lock_guard l(mu_);
+    attempts.emplace_back(std::string(token), address);
     auto it = tokens.find(std::string(token));
     if (it == tokens.end()) return make_error(Errc::unauthenticated, "invalid token");
     return it->second;

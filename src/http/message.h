@@ -23,6 +23,7 @@ struct Request {
   std::string if_match;
   std::string prefer;
   std::string purpose_of_use;  // X-Purpose-Of-Use
+  std::string step_up;         // X-Step-Up: a fresh TOTP code (break-the-glass)
   std::string host;
   std::string body;
   std::string client_address;  // IP address of the peer

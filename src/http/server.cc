@@ -171,6 +171,7 @@ class Session : public std::enable_shared_from_this<Session> {
     req.if_match = std::string(msg[bhttp::field::if_match]);
     req.prefer = std::string(msg["Prefer"]);
     req.purpose_of_use = std::string(msg["X-Purpose-Of-Use"]);
+    req.step_up = std::string(msg["X-Step-Up"]);
     req.host = std::string(msg[bhttp::field::host]);
     req.body = std::move(msg.body());
     req.client_address = address_;

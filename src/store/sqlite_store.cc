@@ -5,6 +5,7 @@
 // block the writer. Every connection caches its prepared statements.
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <mutex>
 #include <unordered_map>
@@ -163,6 +164,13 @@ TokenRow read_token(sqlite3_stmt* st) {
   t.revoked = sqlite3_column_int(st, 7) != 0;
   return t;
 }
+
+// Audit entries up to this sequence number are in audit_key / audit_time;
+// the ones after it (fewer than kAuditIndexLag) are found by scanning.
+constexpr uint64_t kAuditIndexLag = 4096;
+#define kAuditIndexedSubquery \
+  "SELECT COALESCE((SELECT CAST(value AS INTEGER) FROM meta WHERE key='audit_indexed'),0)"
+constexpr const char* kAuditIndexedSql = kAuditIndexedSubquery;
 
 constexpr const char* kCurrentSql =
     "SELECT type,id,version,key_id,last_updated,deleted,compartment FROM resource "
@@ -328,6 +336,25 @@ class SqliteTransaction final : public Transaction {
       }
     }
     sqlite3_reset(st);
+    if (rows.empty()) return ok_status();
+    // The query indexes follow in bulk (schema 0003): a stretch of
+    // kAuditIndexLag entries is indexed by one statement per index.
+    MV_ASSIGN(sqlite3_stmt * ix, c_.stmt(kAuditIndexedSql));
+    Reset rix{ix};
+    if (sqlite3_step(ix) != SQLITE_ROW) return db_error(c_.db(), "audit index position");
+    const auto indexed = static_cast<uint64_t>(sqlite3_column_int64(ix, 0));
+    if (rows.back().seq - indexed < kAuditIndexLag) return ok_status();
+    for (const char* sql :
+         {"INSERT INTO audit_key SELECT 'p:'||patient, seq FROM audit WHERE seq>?1 AND patient<>''",
+          "INSERT INTO audit_key SELECT 'u:'||user, seq FROM audit WHERE seq>?1",
+          "INSERT INTO audit_time SELECT time, seq FROM audit WHERE seq>?1",
+          "INSERT OR REPLACE INTO meta(key,value) "
+          "SELECT 'audit_indexed', MAX(seq) FROM audit WHERE seq>?1"}) {
+      MV_ASSIGN(sqlite3_stmt * q, c_.stmt(sql));
+      Reset rq{q};
+      sqlite3_bind_int64(q, 1, static_cast<int64_t>(indexed));
+      if (sqlite3_step(q) != SQLITE_DONE) return db_error(c_.db(), "index audit entries");
+    }
     return ok_status();
   }
 
@@ -578,13 +605,52 @@ class SqliteStore final : public Store {
 
   Result<std::vector<AuditRow>> audit_by_patient(const std::string& patient,
                                                  size_t limit) override {
+    return audit_by_key(true, patient, limit);
+  }
+
+  Result<std::vector<AuditRow>> audit_by_user(const std::string& user, size_t limit) override {
+    return audit_by_key(false, user, limit);
+  }
+
+
+
+
+  // Entries whose patient or user column equals `value`, newest first: the
+  // indexed stretch (audit_key 'p:'/'u:' || value), and the unindexed tail.
+#define MV_AUDIT_BY_KEY_SQL(column, prefix)                                   \
+  "SELECT seq,time,patient,user,entry,leaf_hash,chain FROM audit "          \
+  "WHERE seq>(" kAuditIndexedSubquery ") AND " column "=?1 UNION ALL "      \
+  "SELECT a.seq,a.time,a.patient,a.user,a.entry,a.leaf_hash,a.chain "       \
+  "FROM audit_key k JOIN audit a ON a.seq=k.seq "                           \
+  "WHERE k.key='" prefix "'||?1 AND k.seq<=(" kAuditIndexedSubquery ") "    \
+  "ORDER BY 1 DESC LIMIT ?2"
+  Result<std::vector<AuditRow>> audit_by_key(bool patient, const std::string& value, size_t limit) {
+    return query_all<AuditRow>(
+        patient ? MV_AUDIT_BY_KEY_SQL("patient", "p:") : MV_AUDIT_BY_KEY_SQL("user", "u:"),
+        patient ? "audit by patient" : "audit by user",
+        [&](sqlite3_stmt* st) {
+          bind_text(st, 1, value);
+          sqlite3_bind_int64(st, 2, static_cast<int64_t>(limit));
+        },
+        read_audit);
+  }
+#undef MV_AUDIT_BY_KEY_SQL
+
+  Result<std::vector<AuditRow>> audit_in_window(int64_t from_ms, int64_t to_ms,
+                                                size_t limit) override {
     return query_all<AuditRow>(
         "SELECT seq,time,patient,user,entry,leaf_hash,chain FROM audit "
-        "WHERE patient=?1 ORDER BY seq DESC LIMIT ?2",
-        "audit by patient",
+        "WHERE seq>(" kAuditIndexedSubquery ") AND time>=?1 AND time<?2 "
+        "UNION ALL "
+        "SELECT a.seq,a.time,a.patient,a.user,a.entry,a.leaf_hash,a.chain "
+        "FROM audit_time t JOIN audit a ON a.seq=t.seq "
+        "WHERE t.time>=?1 AND t.time<?2 AND t.seq<=(" kAuditIndexedSubquery ") "
+        "ORDER BY 1 DESC LIMIT ?3",
+        "audit in window",
         [&](sqlite3_stmt* st) {
-          bind_text(st, 1, patient);
-          sqlite3_bind_int64(st, 2, static_cast<int64_t>(limit));
+          sqlite3_bind_int64(st, 1, from_ms);
+          sqlite3_bind_int64(st, 2, to_ms);
+          sqlite3_bind_int64(st, 3, static_cast<int64_t>(limit));
         },
         read_audit);
   }
@@ -658,6 +724,50 @@ class SqliteStore final : public Store {
     return db_error(c->db(), "account");
   }
 
+  Status for_each_version(const std::function<bool(const VersionRow&)>& fn) override {
+    MV_ASSIGN(auto c, reader());
+    MV_ASSIGN(sqlite3_stmt * st,
+              c->stmt("SELECT type,id,version,key_id,last_updated,deleted,compartment,body "
+                      "FROM resource_version ORDER BY type, id, version"));
+    Reset r{st};
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+      if (!fn(read_version(st, true))) return ok_status();
+    if (rc != SQLITE_DONE) return db_error(c->db(), "versions");
+    return ok_status();
+  }
+
+  Status for_each_index_token(
+      const std::function<bool(const std::string&, const std::string&, const IndexToken&)>& fn)
+      override {
+    MV_ASSIGN(auto c, reader());
+    MV_ASSIGN(sqlite3_stmt * st,
+              c->stmt("SELECT type,id,param,token FROM search_token ORDER BY type, id"));
+    Reset r{st};
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+      if (!fn(col_text(st, 0), col_text(st, 1), IndexToken{col_text(st, 2), col_blob(st, 3)}))
+        return ok_status();
+    if (rc != SQLITE_DONE) return db_error(c->db(), "index tokens");
+    return ok_status();
+  }
+
+  Result<std::vector<TokenRow>> tokens() override {
+    return query_all<TokenRow>(
+        "SELECT hash,token_id,username,kind,created,expires,last_used,revoked FROM token "
+        "ORDER BY token_id",
+        "tokens", [](sqlite3_stmt*) {}, read_token);
+  }
+
+  Result<std::vector<std::pair<std::string, std::string>>> metas() override {
+    return query_all<std::pair<std::string, std::string>>(
+        // Without the engine's own bookkeeping (the audit index position),
+        // which describes this file only.
+        "SELECT key,value FROM meta WHERE key<>'audit_indexed' ORDER BY key", "meta",
+        [](sqlite3_stmt*) {},
+        [](sqlite3_stmt* st) { return std::pair{col_text(st, 0), col_text(st, 1)}; });
+  }
+
   Result<std::vector<AccountRow>> accounts() override {
     return query_all<AccountRow>(
         "SELECT username,role,data,created FROM account ORDER BY username", "accounts",
@@ -701,6 +811,44 @@ class SqliteStore final : public Store {
   Status compact() override {
     std::lock_guard<std::mutex> lock(writer_mu_);
     return writer_->exec("PRAGMA wal_checkpoint(TRUNCATE)");
+  }
+
+  // The online backup API copies the pages of one WAL read snapshot (the read
+  // transaction opened first) into a private in-memory database (memdb VFS),
+  // whose image is then handed out without a copy: no plaintext temp file,
+  // though the store holds only ciphertext anyway.
+  Result<uint64_t> snapshot(const std::function<Status(std::string_view)>& sink) override {
+    MV_ASSIGN(auto src, Conn::open(path_, false));
+    MV_TRY(src->exec("BEGIN"));
+    uint64_t audit_entries = 0;
+    {
+      OwnedStmt os;
+      if (sqlite3_prepare_v2(src->db(), "SELECT COALESCE(MAX(seq),0) FROM audit", -1, &os.st, nullptr) != SQLITE_OK ||
+          sqlite3_step(os.st) != SQLITE_ROW)
+        return db_error(src->db(), "snapshot");
+      audit_entries = static_cast<uint64_t>(sqlite3_column_int64(os.st, 0));
+    }
+    sqlite3* mem = nullptr;
+    if (sqlite3_open_v2("file:medvault-snapshot?vfs=memdb", &mem,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_URI, nullptr) != SQLITE_OK) {
+      sqlite3_close_v2(mem);
+      return make_error(Errc::io, "cannot open an in-memory database for the snapshot");
+    }
+    std::unique_ptr<sqlite3, int (*)(sqlite3*)> mem_owner(mem, sqlite3_close_v2);
+    sqlite3_backup* b = sqlite3_backup_init(mem, "main", src->db(), "main");
+    if (b == nullptr) return db_error(mem, "snapshot");
+    int rc = sqlite3_backup_step(b, -1);
+    sqlite3_backup_finish(b);
+    if (rc != SQLITE_DONE) return make_error(Errc::io, std::string("snapshot copy failed: ") + sqlite3_errstr(rc));
+    (void)src->exec("COMMIT");
+    sqlite3_int64 size = 0;
+    const unsigned char* image = sqlite3_serialize(mem, "main", &size, SQLITE_SERIALIZE_NOCOPY);
+    if (image == nullptr) return make_error(Errc::io, "cannot read the snapshot image");
+    constexpr sqlite3_int64 kPiece = 1 << 20;
+    for (sqlite3_int64 off = 0; off < size; off += kPiece)
+      MV_TRY(sink({reinterpret_cast<const char*>(image) + off,
+                   static_cast<size_t>(std::min(kPiece, size - off))}));
+    return audit_entries;
   }
 
  private:

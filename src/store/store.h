@@ -190,7 +190,12 @@ class Store {
 
   virtual Result<uint64_t> audit_size() = 0;
   virtual Result<std::vector<AuditRow>> audit_range(uint64_t first_seq, size_t count) = 0;
+  // Queries, newest first, at most `limit` rows: the entries naming a
+  // patient (the portal's "who saw my record"), an account's entries, and
+  // the entries whose time is in [from_ms, to_ms) (breach assessment).
   virtual Result<std::vector<AuditRow>> audit_by_patient(const std::string& patient, size_t limit) = 0;
+  virtual Result<std::vector<AuditRow>> audit_by_user(const std::string& user, size_t limit) = 0;
+  virtual Result<std::vector<AuditRow>> audit_in_window(int64_t from_ms, int64_t to_ms, size_t limit) = 0;
   // Visits the rows with first_seq <= seq < first_seq + count in seq order,
   // in one read snapshot, without copying; stops early if fn returns false.
   virtual Status audit_scan(uint64_t first_seq, uint64_t count,
@@ -205,16 +210,58 @@ class Store {
   virtual Result<std::optional<TokenRow>> token(const std::string& hash) = 0;
   virtual Result<uint64_t> count_current(const std::string& type) = 0;
 
+  // Raw rows, for moving a vault from one engine to another (`medvault
+  // migrate`, store::copy_all): every version of every resource with its
+  // body, in (type, id, version) order; every index token in (type, id)
+  // order; every token row; every meta pair. Visitors stop early on false.
+  virtual Status for_each_version(const std::function<bool(const VersionRow&)>& fn) = 0;
+  virtual Status for_each_index_token(
+      const std::function<bool(const std::string& type, const std::string& id,
+                               const IndexToken& token)>& fn) = 0;
+  virtual Result<std::vector<TokenRow>> tokens() = 0;
+  virtual Result<std::vector<std::pair<std::string, std::string>>> metas() = 0;
+
   // The engine's own consistency check (PRAGMA integrity_check for SQLite).
   virtual Status integrity_check() = 0;
   // Checkpoints and truncates the write-ahead log (after key rotation, so no
   // retired wrapped key stays in the WAL).
   virtual Status compact() = 0;
+
+  // A consistent copy of the whole store for backups (src/backup): the
+  // engine's own image (SQLite: a database file) handed to `sink` in pieces
+  // of at most 1 MiB, all from one read snapshot while writers go on; no temp
+  // file is written. Returns the number of audit entries in the copy. An
+  // error from `sink` stops the copy and is returned. Engines that cannot
+  // answer Errc::invalid.
+  virtual Result<uint64_t> snapshot(const std::function<Status(std::string_view)>& sink) {
+    (void)sink;
+    return make_error(Errc::invalid, "this storage engine cannot take a backup snapshot");
+  }
 };
 
 // Opens (creating if needed) the SQLite store at `path`, applying pending
 // schema migrations. WAL mode, synchronous=FULL, secure_delete, temp_store in
 // memory.
 Result<std::unique_ptr<Store>> open_sqlite(const std::filesystem::path& path);
+
+// Connects to PostgreSQL (`conninfo`: a libpq URI `postgresql://...` or
+// key=value string; it may list several hosts with
+// target_session_attrs=read-write for failover) and applies pending schema
+// migrations under an advisory lock, so nodes starting together do not race.
+// Several processes ("nodes") may open one database: begin() takes a
+// database-wide advisory lock, so there is exactly one writer Transaction at
+// a time across all of them, as with SQLite's write lock. Errc::invalid for a
+// malformed conninfo; Errc::unavailable when the server cannot be reached or a
+// connection is lost (the next call reconnects).
+Result<std::unique_ptr<Store>> open_postgres(const std::string& conninfo);
+
+// Opens the store a location names: a `postgresql://` or `postgres://` URI
+// is a PostgreSQL database, anything else the SQLite file at that path.
+bool is_postgres_url(std::string_view location);
+
+// Copies every row of `from` into `to`, which must be empty (Errc::conflict
+// otherwise), in one transaction of `to`: all of it or nothing. Keys stay
+// wrapped, bodies encrypted, audit rows and checkpoints byte for byte.
+Status copy_all(Store& from, Store& to);
 
 }  // namespace medvault::store

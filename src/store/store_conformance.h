@@ -55,6 +55,12 @@ class StoreConformance : public ::testing::TestWithParam<StoreFactory> {
   std::unique_ptr<Store> store_;
 };
 
+// The tests themselves. One test binary holding several engines' files
+// (store_test) includes them once; its other files define
+// MEDVAULT_STORE_CONFORMANCE_FIXTURE_ONLY to get only the fixture they
+// instantiate (the same tests in two files would be defined twice).
+#ifndef MEDVAULT_STORE_CONFORMANCE_FIXTURE_ONLY
+
 TEST_P(StoreConformance, VersionsAndHistory) {
   put(row("Patient", "a", 1, "a", 1000));
   put(row("Patient", "a", 2, "a", 2000));
@@ -290,6 +296,142 @@ TEST_P(StoreConformance, AuditAppendAndQueries) {
   EXPECT_FALSE((*t2)->append_audit({rows[0]}).ok());
 }
 
+// Long enough for an engine that indexes the log in bulk (SQLite: every
+// 4,096 entries) to answer from its index and from the unindexed tail.
+TEST_P(StoreConformance, AuditByPatientAcrossManyAppends) {
+  constexpr uint64_t kRows = 10000, kBatch = 250;
+  for (uint64_t first = 1; first <= kRows; first += kBatch) {
+    auto txn = store_->begin();
+    ASSERT_TRUE(txn.ok());
+    std::vector<AuditRow> rows;
+    for (uint64_t i = first; i < first + kBatch; ++i)
+      rows.push_back({i, static_cast<int64_t>(i), i % 5 == 0 ? "" : "p" + std::to_string(i % 7),
+                      "u" + std::to_string(i % 3), "e" + std::to_string(i), std::string(32, 'h'),
+                      std::string(32, 'c')});
+    ASSERT_TRUE((*txn)->append_audit(rows).ok());
+    ASSERT_TRUE((*txn)->commit().ok());
+  }
+  std::vector<uint64_t> want;
+  for (uint64_t i = kRows; i >= 1; --i)
+    if (i % 5 != 0 && i % 7 == 3) want.push_back(i);
+  auto all = store_->audit_by_patient("p3", kRows);
+  ASSERT_TRUE(all.ok()) << all.error().message;
+  std::vector<uint64_t> got;
+  for (const auto& r : *all) got.push_back(r.seq);
+  EXPECT_EQ(got, want);
+  ASSERT_FALSE(all->empty());
+  EXPECT_EQ(all->front().entry, "e" + std::to_string(want.front()));
+  auto page = store_->audit_by_patient("p3", 10);
+  ASSERT_TRUE(page.ok());
+  ASSERT_EQ(page->size(), 10u);
+  EXPECT_EQ(page->back().seq, want[9]);
+  auto none = store_->audit_by_patient("p' OR 1=1 --", 10);
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->empty());
+
+  auto by_user = store_->audit_by_user("u2", kRows);
+  ASSERT_TRUE(by_user.ok()) << by_user.error().message;
+  std::vector<uint64_t> want_user, got_user;
+  for (uint64_t i = kRows; i >= 1; --i)
+    if (i % 3 == 2) want_user.push_back(i);
+  for (const auto& r : *by_user) got_user.push_back(r.seq);
+  EXPECT_EQ(got_user, want_user);
+
+  // time == seq here: a window across the indexed stretch and the tail.
+  auto window = store_->audit_in_window(4000, 9500, kRows);
+  ASSERT_TRUE(window.ok()) << window.error().message;
+  ASSERT_EQ(window->size(), 5500u);
+  EXPECT_EQ(window->front().seq, 9499u);
+  EXPECT_EQ(window->back().seq, 4000u);
+  auto limited = store_->audit_in_window(0, INT64_MAX, 3);
+  ASSERT_TRUE(limited.ok());
+  ASSERT_EQ(limited->size(), 3u);
+  EXPECT_EQ(limited->front().seq, kRows);
+}
+
+// Everything a vault keeps moves with copy_all (`medvault migrate`), into an
+// empty store only, and reads back the same from the copy.
+TEST_P(StoreConformance, CopyAllMovesEveryRowIntoAnEmptyStore) {
+  put(row("Patient", "a", 1, "a"), {{"name", std::string(16, 'n')}, {"gender", std::string(16, 'g')}});
+  put(row("Patient", "a", 2, "a"), {{"name", std::string(16, 'm')}});
+  put(row("Observation", "o", 1, "a"), {{"code", std::string(16, 'c')}});
+  {
+    auto txn = store_->begin();
+    ASSERT_TRUE(txn.ok());
+    VersionRow del = row("Observation", "o", 2, "a");
+    del.deleted = true;
+    del.body.clear();
+    ASSERT_TRUE((*txn)->put_version(del).ok());
+    ASSERT_TRUE((*txn)->put_meta("vault_id", "v-1").ok());
+    ASSERT_TRUE((*txn)->put_kek({1, "wrapped-kek", 5}).ok());
+    ASSERT_TRUE((*txn)->put_dek({0, "a", 1, "wrapped-dek"}).ok());
+    std::vector<AuditRow> rows;
+    for (uint64_t i = 1; i <= 3; ++i)
+      rows.push_back({i, static_cast<int64_t>(i), "a", "u", "e" + std::to_string(i), std::string(32, 'h'),
+                      std::string(32, 'c')});
+    ASSERT_TRUE((*txn)->append_audit(rows).ok());
+    ASSERT_TRUE((*txn)->put_audit_checkpoint({2, 7, "note", std::string(32, 'f')}).ok());
+    ASSERT_TRUE((*txn)->put_account({"alice", "physician", "{}", 9}).ok());
+    ASSERT_TRUE((*txn)->put_token({std::string(32, 't'), "tid", "alice", "api", 1, 2, 3, false}).ok());
+    ASSERT_TRUE((*txn)->commit().ok());
+  }
+  auto dst = GetParam().open_fresh();
+  ASSERT_NE(dst, nullptr);
+  auto st = copy_all(*store_, *dst);
+  ASSERT_TRUE(st.ok()) << st.error().message;
+
+  auto hist = dst->history("", "", std::nullopt, 100);
+  ASSERT_TRUE(hist.ok());
+  EXPECT_EQ(hist->size(), 4u);
+  auto v1 = dst->version("Patient", "a", 1);
+  ASSERT_TRUE(v1.ok() && v1->has_value());
+  EXPECT_EQ((*v1)->body, "cipher-a-1");
+  auto cur = dst->current("Observation", "o");
+  ASSERT_TRUE(cur.ok() && cur->has_value());
+  EXPECT_TRUE((*cur)->deleted);
+  ScanFilter f;
+  f.type = "Patient";
+  f.terms = {{"name", {std::string(16, 'm')}}};
+  auto found = dst->scan(f);
+  ASSERT_TRUE(found.ok());
+  ASSERT_EQ(found->size(), 1u);
+  f.terms = {{"gender", {std::string(16, 'g')}}};
+  found = dst->scan(f);
+  ASSERT_TRUE(found.ok());
+  EXPECT_TRUE(found->empty()) << "index tokens replaced by version 2 must not come back";
+  auto meta = dst->meta("vault_id");
+  ASSERT_TRUE(meta.ok() && meta->has_value());
+  EXPECT_EQ(**meta, "v-1");
+  auto keks = dst->keks();
+  ASSERT_TRUE(keks.ok());
+  ASSERT_EQ(keks->size(), 1u);
+  EXPECT_EQ((*keks)[0].wrapped, "wrapped-kek");
+  auto deks = dst->deks();
+  ASSERT_TRUE(deks.ok());
+  ASSERT_EQ(deks->size(), 1u);
+  auto src_deks = store_->deks();
+  ASSERT_TRUE(src_deks.ok());
+  EXPECT_EQ((*deks)[0].key_id, (*src_deks)[0].key_id);
+  auto audit = dst->audit_range(1, 10);
+  ASSERT_TRUE(audit.ok());
+  ASSERT_EQ(audit->size(), 3u);
+  EXPECT_EQ((*audit)[2].entry, "e3");
+  auto cps = dst->audit_checkpoints();
+  ASSERT_TRUE(cps.ok());
+  ASSERT_EQ(cps->size(), 1u);
+  EXPECT_EQ((*cps)[0].frontier, std::string(32, 'f'));
+  auto acct = dst->account("alice");
+  ASSERT_TRUE(acct.ok() && acct->has_value());
+  auto tok = dst->token(std::string(32, 't'));
+  ASSERT_TRUE(tok.ok() && tok->has_value());
+  EXPECT_EQ((*tok)->token_id, "tid");
+
+  // Never into a store that holds anything.
+  auto again = copy_all(*store_, *dst);
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(again.error().code, Errc::conflict);
+}
+
 TEST_P(StoreConformance, AuditScanAndCheckpoints) {
   {
     auto txn = store_->begin();
@@ -391,5 +533,7 @@ TEST_P(StoreConformance, IntegrityCheckOnHealthyStore) {
   EXPECT_TRUE(store_->integrity_check().ok());
   EXPECT_TRUE(store_->compact().ok());
 }
+
+#endif  // MEDVAULT_STORE_CONFORMANCE_FIXTURE_ONLY
 
 }  // namespace medvault::store

@@ -5,6 +5,9 @@
 #include <array>
 #include <boost/json.hpp>
 
+#include "access/facts.h"
+#include "fhir/resource.h"
+#include "vault/access_facts.h"
 #include "vault/core.h"
 
 namespace medvault::vault {
@@ -42,8 +45,25 @@ AccountInfo info_of(const store::AccountRow& row) {
     if (auto* s = o.if_contains("scopes"); s && s->is_array())
       for (const auto& x : s->as_array())
         if (x.is_string()) a.scopes.emplace_back(x.as_string());
+    auto text = [&](const char* k, std::string& out) {
+      if (auto* v = o.if_contains(k); v && v->is_string()) out = std::string(v->as_string());
+    };
+    text("practitioner", a.access.practitioner);
+    text("organization", a.access.organization);
+    text("patient", a.access.patient);
+    if (auto* g = o.if_contains("grants"); g && g->is_array())
+      for (const auto& x : g->as_array())
+        if (x.is_string()) a.access.grants.emplace_back(x.as_string());
   }
   return a;
+}
+
+// The access-policy subject of an account (docs/access-policy.md).
+access::Subject subject_of(const AccountInfo& a) {
+  access::Subject s{a.username, a.role, a.scopes, "", "", a.access.patient, a.access.grants};
+  if (!a.access.practitioner.empty()) s.practitioner = "Practitioner/" + a.access.practitioner;
+  if (!a.access.organization.empty()) s.organization = "Organization/" + a.access.organization;
+  return s;
 }
 
 std::string data_of(const AccountInfo& a) {
@@ -52,6 +72,14 @@ std::string data_of(const AccountInfo& a) {
   boost::json::array scopes;
   for (const auto& s : a.scopes) scopes.emplace_back(s);
   o["scopes"] = std::move(scopes);
+  if (!a.access.practitioner.empty()) o["practitioner"] = a.access.practitioner;
+  if (!a.access.organization.empty()) o["organization"] = a.access.organization;
+  if (!a.access.patient.empty()) o["patient"] = a.access.patient;
+  if (!a.access.grants.empty()) {
+    boost::json::array grants;
+    for (const auto& g : a.access.grants) grants.emplace_back(g);
+    o["grants"] = std::move(grants);
+  }
   return boost::json::serialize(o);
 }
 
@@ -88,6 +116,29 @@ class AccountsImpl final : public Accounts {
     std::vector<AccountInfo> out;
     for (const auto& r : rows) out.push_back(info_of(r));
     return out;
+  }
+
+  Status set_access(const RequestContext& ctx, const std::string& username, const AccessLink& link) override {
+    MV_TRY(require_admin(ctx));
+    for (const auto* id : {&link.practitioner, &link.organization, &link.patient})
+      if (!id->empty() && !fhir::is_valid_id(*id)) return make_error(Errc::invalid, "invalid resource id");
+    for (const auto& g : link.grants)
+      if (g != "*" && !access::is_restricted_label(g))
+        return make_error(Errc::invalid, "unknown grant \"" + g + "\": R, V, BH, PSY, PSYTHPN, ETH, SUD, HIV, STD, SEX, SDV, GDIS, TBOO or *");
+    MV_ASSIGN(auto row, c_.store->account(username));
+    if (!row) return make_error(Errc::not_found, "no user " + username);
+    auto a = info_of(*row);
+    a.access = link;
+    auto e = c_.entry(ctx, "user-access");
+    e.detail = username;
+    return write(e, [&](store::Transaction& t) {
+      return t.put_account({username, row->role, data_of(a), row->created_ms});
+    });
+  }
+
+  Result<std::string> enroll_step_up(const RequestContext& ctx, const std::string& username) override {
+    MV_TRY(require_admin(ctx));
+    return vault::enroll_step_up(c_, ctx, username);
   }
 
   Status set_disabled(const RequestContext& ctx, const std::string& username,
@@ -162,7 +213,9 @@ class AccountsImpl final : public Accounts {
     const Error generic = make_error(Errc::unauthenticated, "invalid or expired token");
     std::string reason;
     std::string user;
-    if (token.size() != kTokenPrefix.size() + 43 || token.substr(0, kTokenPrefix.size()) != kTokenPrefix) {
+    if (token.empty()) {
+      reason = "no bearer token";
+    } else if (token.size() != kTokenPrefix.size() + 43 || token.substr(0, kTokenPrefix.size()) != kTokenPrefix) {
       reason = "malformed token";
     } else {
       MV_ASSIGN(auto row, c_.store->token(hash_token(token)));
@@ -178,7 +231,7 @@ class AccountsImpl final : public Accounts {
           else {
             auto a = info_of(*acct);
             if (a.disabled) reason = "disabled account";
-            else return access::Subject{a.username, a.role, a.scopes};
+            else return subject_of(a);
           }
         }
       }

@@ -14,12 +14,23 @@
 
 namespace medvault::vault {
 
+// What links an account to the records, for the access policy
+// (docs/access-policy.md): the Practitioner it acts as, an outside
+// Organization, the Patient of a portal account, sensitivity grants.
+struct AccessLink {
+  std::string practitioner;  // Practitioner id (not a reference)
+  std::string organization;  // Organization id
+  std::string patient;       // Patient id of a `patient` account
+  std::vector<std::string> grants;  // R, V, PSY, HIV, ... or *
+};
+
 struct AccountInfo {
   std::string username;
   std::string role;
   std::vector<std::string> scopes;
   bool disabled = false;
   int64_t created_ms = 0;
+  AccessLink access;
 };
 
 struct IssuedToken {
@@ -37,6 +48,18 @@ class Accounts {
   virtual Status add_user(const RequestContext& ctx, const std::string& username,
                           const std::string& role, const std::vector<std::string>& scopes) = 0;
   virtual Result<std::vector<AccountInfo>> list_users(const RequestContext& ctx) = 0;
+  // Sets what links the account to the records (administrator only; audited).
+  // Errc::invalid for ids that are not FHIR ids or unknown grant codes.
+  virtual Status set_access(const RequestContext& ctx, const std::string& username, const AccessLink& link) {
+    (void)ctx, (void)username, (void)link;
+    return make_error(Errc::internal, "not available");
+  }
+  // Enrols a TOTP authenticator for step-up authentication (break-the-glass)
+  // and returns its secret in base32, shown once (administrator only; audited).
+  virtual Result<std::string> enroll_step_up(const RequestContext& ctx, const std::string& username) {
+    (void)ctx, (void)username;
+    return make_error(Errc::internal, "not available");
+  }
   virtual Status set_disabled(const RequestContext& ctx, const std::string& username,
                               bool disabled) = 0;
 
@@ -46,8 +69,8 @@ class Accounts {
   // Revokes every token and session of the user.
   virtual Status revoke_all(const RequestContext& ctx, const std::string& username) = 0;
 
-  // Errc::unauthenticated for an unknown, expired, revoked or malformed token,
-  // or a disabled account; one generic message, the precise reason goes to the
+  // Errc::unauthenticated for an absent (empty), unknown, expired, revoked or
+  // malformed token, or a disabled account; one generic message, the precise reason goes to the
   // audit entry only.
   virtual Result<access::Subject> authenticate_bearer(std::string_view token,
                                                       const std::string& address) = 0;

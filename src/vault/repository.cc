@@ -1,11 +1,18 @@
 // The repository facade: policy, then audit, then crypto, for every access.
 #include <sodium.h>
 
+#include <cstdlib>
+#include <map>
 #include <set>
 
+#include "access/facts.h"
+#include "access/redact.h"
 #include "common/clock.h"
+#include <boost/json.hpp>
+
 #include "crypto/aead.h"
 #include "fhir/json.h"
+#include "vault/access_facts.h"
 #include "vault/core.h"
 
 namespace medvault::vault {
@@ -58,7 +65,15 @@ std::string content_of(boost::json::object obj) {
 
 class RepositoryImpl final : public Repository {
  public:
-  explicit RepositoryImpl(Core& core) : c_(core) {}
+  explicit RepositoryImpl(Core& core)
+      : c_(core), facts_(core, [this](const store::VersionRow& row) -> Result<std::string> {
+          MV_ASSIGN(auto sr, open_row(row));
+          return std::move(sr.json);
+        }) {
+    // Tests shorten grants; production keeps the default hour.
+    if (const char* m = std::getenv("MEDVAULT_BREAK_GLASS_MINUTES"); m && std::atoll(m) > 0)
+      break_glass_ms_ = std::atoll(m) * 60'000LL;
+  }
 
   Result<StoredResource> read(const RequestContext& ctx, const std::string& type,
                               const std::string& id) override {
@@ -69,8 +84,8 @@ class RepositoryImpl final : public Repository {
     MV_ASSIGN(auto row, c_.store->current(type, id));
     if (!row) return refuse(std::move(e), "4", make_error(Errc::not_found, ref(type, id) + " not found"));
     e.patient = row->compartment;
-    MV_TRY(authorize(ctx, Action::read, {type, id, row->compartment, nullptr}, e));
-    return finish_read(std::move(e), *row);
+    MV_TRY(authorize(ctx, Action::read, {type, id, row->compartment, nullptr}, e, true));
+    return finish_read(ctx, Action::read, std::move(e), *row);
   }
 
   Result<StoredResource> vread(const RequestContext& ctx, const std::string& type,
@@ -85,8 +100,8 @@ class RepositoryImpl final : public Repository {
                     make_error(Errc::not_found, ref(type, id) + " has no version " +
                                                     std::to_string(version)));
     e.patient = row->compartment;
-    MV_TRY(authorize(ctx, Action::vread, {type, id, row->compartment, nullptr}, e));
-    return finish_read(std::move(e), *row);
+    MV_TRY(authorize(ctx, Action::vread, {type, id, row->compartment, nullptr}, e, true));
+    return finish_read(ctx, Action::vread, std::move(e), *row);
   }
 
   Result<StoredResource> create(const RequestContext& ctx, fhir::Resource r) override {
@@ -132,20 +147,33 @@ class RepositoryImpl final : public Repository {
     std::vector<StoredResource> out;
     std::set<std::string> patients;
     bool any_permit = false;
+    // A version is shown when the policy permits it with its own labels and
+    // the resource's current version may be seen too: a now-restricted
+    // resource shows none of its history.
+    std::map<std::string, bool> current_ok;
     for (const auto& row : rows) {
-      auto d = c_.policy->decide(ctx.subject, Action::history, {row.type, row.id, row.compartment, nullptr},
-                                 ctx.purpose);
+      MV_ASSIGN(auto d, decide(ctx, Action::history, {row.type, row.id, row.compartment, nullptr}));
       if (!d.permit) continue;
+      const std::string key = ref(row.type, row.id);
+      auto it = current_ok.find(key);
+      if (it == current_ok.end()) {
+        MV_ASSIGN(bool ok, current_admitted(ctx, Action::history, row.type, row.id));
+        it = current_ok.emplace(key, ok).first;
+      }
+      if (!it->second) continue;
+      MV_ASSIGN(auto sr, open_row(row));
+      MV_ASSIGN(bool shown, admit(ctx, Action::history, sr, row.compartment));
+      if (!shown) continue;
       any_permit = true;
       e.explanation = d.explanation;
-      MV_ASSIGN(auto sr, open_row(row));
+      e.flagged = e.flagged || d.flagged;
       out.push_back(std::move(sr));
       if (!row.compartment.empty()) patients.insert(row.compartment);
     }
     if (!id.empty() && !any_permit) {
-      auto d = c_.policy->decide(ctx.subject, Action::history, {type, id, e.patient, nullptr}, ctx.purpose);
+      MV_ASSIGN(auto d, decide(ctx, Action::history, {type, id, e.patient, nullptr}));
       e.explanation = d.explanation;
-      return refuse(std::move(e), "4", make_error(Errc::forbidden, "access denied"));
+      return refuse(std::move(e), "4", make_error(Errc::not_found, ref(type, id) + " not found"));
     }
     MV_TRY(record_for_patients(std::move(e), patients));
     return out;
@@ -174,50 +202,40 @@ class RepositoryImpl final : public Repository {
     }
     MV_ASSIGN(auto rows, c_.store->scan(f));
 
-    // Policy filter first, so totals and pages never count hidden resources.
-    std::vector<store::VersionRow> visible;
-    visible.reserve(rows.size());
-    for (auto& row : rows) {
-      auto d = c_.policy->decide(ctx.subject, Action::search, {row.type, row.id, row.compartment, nullptr},
-                                 ctx.purpose);
-      if (d.permit) visible.push_back(std::move(row));
-    }
-
+    // Policy filter first, so totals and pages never count hidden resources:
+    // the coarse decision per row, then every candidate is decrypted for its
+    // security labels (and the residual filter) before it is counted.
     SearchResult res;
-    std::vector<StoredResource> matches;  // decrypted, when a residual filter needed them
-    if (q.residual) {
-      for (const auto& row : visible) {
-        MV_ASSIGN(auto full, c_.store->version(row.type, row.id, row.version));
-        if (!full) continue;  // replaced since the scan: skip
-        MV_ASSIGN(auto sr, open_row(*full));
+    std::vector<std::pair<StoredResource, std::string>> matches;  // with compartment
+    for (auto& row : rows) {
+      MV_ASSIGN(auto d, decide(ctx, Action::search, {row.type, row.id, row.compartment, nullptr}));
+      if (!d.permit) continue;
+      MV_ASSIGN(auto full, c_.store->version(row.type, row.id, row.version));
+      if (!full) continue;  // replaced since the scan: skip
+      MV_ASSIGN(auto sr, open_row(*full));
+      if (q.residual) {
         auto parsed = fhir::parse_resource(sr.json);
         if (!parsed.ok()) return make_error(Errc::integrity, ref(row.type, row.id) + ": stored JSON does not parse");
-        if (q.residual(*parsed)) matches.push_back(std::move(sr));
+        if (!q.residual(*parsed)) continue;
       }
-      res.total = matches.size();
-    } else {
-      res.total = visible.size();
+      if (sr.json.find("\"security\"") != std::string::npos) {
+        MV_ASSIGN(bool shown, admit_labels(ctx, Action::search, sr, row.compartment));
+        if (!shown) continue;
+      }
+      e.flagged = e.flagged || d.flagged;
+      matches.emplace_back(std::move(sr), row.compartment);
     }
+    res.total = matches.size();
 
     std::set<std::string> patients;
     const size_t end = std::min(res.total, q.offset + q.count);
     for (size_t i = q.offset; i < end; ++i) {
-      if (q.residual) {
-        res.page.push_back(std::move(matches[i]));
-      } else {
-        MV_ASSIGN(auto full, c_.store->version(visible[i].type, visible[i].id, visible[i].version));
-        if (!full) continue;
-        MV_ASSIGN(auto sr, open_row(*full));
-        res.page.push_back(std::move(sr));
-      }
-      if (!visible.empty() && !q.residual && !visible[i].compartment.empty())
-        patients.insert(visible[i].compartment);
+      auto& [sr, compartment] = matches[i];
+      MV_ASSIGN(bool shown, admit(ctx, Action::search, sr, compartment));  // redaction
+      (void)shown;  // labels already checked above
+      res.page.push_back(std::move(sr));
+      if (!compartment.empty()) patients.insert(compartment);
     }
-    if (q.residual)
-      for (const auto& sr : res.page) {
-        MV_ASSIGN(auto row, c_.store->version(sr.type, sr.id, sr.version));
-        if (row && !row->compartment.empty()) patients.insert(row->compartment);
-      }
     e.detail = "total=" + std::to_string(res.total);
     MV_TRY(record_for_patients(std::move(e), patients));
     return res;
@@ -233,16 +251,17 @@ class RepositoryImpl final : public Repository {
     MV_ASSIGN(auto patient, c_.store->current("Patient", patient_id));
     if (!patient || patient->deleted)
       return refuse(std::move(e), "4", make_error(Errc::not_found, "Patient/" + patient_id + " not found"));
-    MV_TRY(authorize(ctx, Action::everything, {"Patient", patient_id, patient_id, nullptr}, e));
+    MV_TRY(authorize(ctx, Action::everything, {"Patient", patient_id, patient_id, nullptr}, e, true));
     MV_ASSIGN(auto rows, c_.store->compartment(patient_id));
     std::vector<StoredResource> out;
     for (const auto& row : rows) {
-      auto d = c_.policy->decide(ctx.subject, Action::everything, {row.type, row.id, row.compartment, nullptr},
-                                 ctx.purpose);
+      MV_ASSIGN(auto d, decide(ctx, Action::everything, {row.type, row.id, row.compartment, nullptr}));
       if (!d.permit) continue;
       MV_ASSIGN(auto full, c_.store->version(row.type, row.id, row.version));
       if (!full) continue;
       MV_ASSIGN(auto sr, open_row(*full));
+      MV_ASSIGN(bool shown, admit(ctx, Action::everything, sr, row.compartment));
+      if (!shown) continue;
       out.push_back(std::move(sr));
     }
     MV_TRY(record(std::move(e)));
@@ -290,6 +309,7 @@ class RepositoryImpl final : public Repository {
       ++(version == 1 ? stats.created : stats.updated);
     }
     MV_TRY(commit(*txn, staging, std::move(entries)));
+    facts_.clear();  // an import may bring relationships and consents of any patient
     return stats;
   }
 
@@ -300,14 +320,72 @@ class RepositoryImpl final : public Repository {
     MV_TRY(record(std::move(e)));  // durable before the first byte leaves
     Status inner = ok_status();
     MV_TRY(c_.store->for_each_current([&](const store::VersionRow& row) {
+      auto d = decide(ctx, Action::export_all, {row.type, row.id, row.compartment, nullptr});
+      if (!d.ok()) {
+        inner = d.take_error();
+        return false;
+      }
+      if (!d->permit) return true;  // refused by the patient for this purpose
       auto sr = open_row(row);
       if (!sr.ok()) {
         inner = sr.take_error();
         return false;
       }
-      return fn(*sr);
+      auto shown = admit(ctx, Action::export_all, *sr, row.compartment);
+      if (!shown.ok()) {
+        inner = shown.take_error();
+        return false;
+      }
+      return !*shown || fn(*sr);
     }));
     return inner;
+  }
+
+  Result<int64_t> break_glass(const RequestContext& ctx, const std::string& patient_id,
+                              const std::string& reason, const std::string& step_up_code) override {
+    auto e = c_.entry(ctx, "break-glass");
+    e.type = "Patient";
+    e.id = patient_id;
+    e.patient = patient_id;
+    e.flagged = true;
+    const std::string& role = ctx.subject.role;
+    if (role != "physician" && role != "nurse")
+      return refuse(e, "4", make_error(Errc::forbidden, "break-the-glass is for physicians and nurses"));
+    if (!fhir::is_valid_id(patient_id)) return make_error(Errc::invalid, "invalid patient id");
+    const auto first = reason.find_first_not_of(" \t\r\n");
+    if (first == std::string::npos || reason.size() > 2000)
+      return refuse(e, "4", make_error(Errc::invalid, "break-the-glass needs a reason (at most 2000 characters)"));
+    MV_ASSIGN(auto patient, c_.store->current("Patient", patient_id));
+    if (!patient || patient->deleted)
+      return refuse(e, "4", make_error(Errc::not_found, "Patient/" + patient_id + " not found"));
+    if (auto st = step_up_ok(c_, ctx, step_up_code); !st.ok()) {
+      e.explanation = "step-up authentication failed";
+      return refuse(e, "4", st.error());
+    }
+    const int64_t now = c_.clock->now_ms();
+    const int64_t until = now + break_glass_ms_;
+    e.explanation = "break-the-glass grant until " + format_instant(until);
+    e.detail = "reason: " + reason;  // encrypted in the entry (audit detail key)
+    // The privacy officer's event, for the monitoring rules to route.
+    auto event = c_.entry(ctx, "security-event");
+    event.patient = patient_id;
+    event.flagged = true;
+    event.explanation = "break-the-glass";
+    event.detail = "break-the-glass by " + ctx.subject.user + " for Patient/" + patient_id + " until " +
+                   format_instant(until);
+    boost::json::object grant;
+    grant["until"] = until;
+    grant["entry"] = "granted " + format_instant(now);
+    {
+      MV_ASSIGN(auto txn, c_.store->begin());
+      Status st = txn->put_meta(AccessFacts::grant_key(ctx.subject.user, patient_id), boost::json::serialize(grant));
+      if (st.ok()) st = c_.audit->add(*txn, {std::move(e), std::move(event)});
+      if (st.ok()) st = txn->commit();
+      c_.audit->after_commit(st.ok());
+      if (!st.ok()) return make_error(Errc::unavailable, "break-the-glass grant not recorded");
+    }
+    facts_.invalidate_grant(ctx.subject.user, patient_id);
+    return until;
   }
 
  private:
@@ -361,18 +439,105 @@ class RepositoryImpl final : public Repository {
     return err;
   }
 
-  Status authorize(const RequestContext& ctx, Action a, const access::Target& t, audit::Entry& e) {
+  // The policy decision with the facts it needs: the patient's facts
+  // (cached) when the target is patient data, then this subject's
+  // break-the-glass grant, looked up only when a grant could change the
+  // answer.
+  Result<access::Decision> decide(const RequestContext& ctx, Action a, access::Target t) {
+    t.now_ms = c_.clock->now_ms();
+    const std::string& role = ctx.subject.role;
+    std::shared_ptr<const access::PatientFacts> facts;
+    if (!t.patient.empty() && role != "it-admin" && role != "auditor" &&
+        (role != "system" || a == Action::export_all)) {
+      MV_ASSIGN(facts, facts_.patient(t.patient));
+      t.facts = facts.get();
+    }
     auto d = c_.policy->decide(ctx.subject, a, t, ctx.purpose);
+    if (!d.permit && d.glass_breakable && !t.patient.empty()) {
+      MV_ASSIGN(auto g, facts_.grant(ctx.subject.user, t.patient));
+      if (g) {
+        t.grant = &*g;
+        d = c_.policy->decide(ctx.subject, a, t, ctx.purpose);
+      }
+    }
+    return d;
+  }
+
+  // A denial answers 404 (`hide`: reads of an instance the subject may not
+  // know exists) or 403 (type-level refusals and writes, where the subject
+  // named what it wanted); docs/access-policy.md.
+  Status authorize(const RequestContext& ctx, Action a, const access::Target& t, audit::Entry& e,
+                   bool hide = false) {
+    MV_ASSIGN(auto d, decide(ctx, a, t));
     e.explanation = d.explanation;
-    if (!d.permit) return refuse(e, "4", make_error(Errc::forbidden, "access denied"));
+    e.flagged = e.flagged || d.flagged;
+    if (!d.permit)
+      return refuse(e, "4", hide ? make_error(Errc::not_found, ref(t.type, t.id) + " not found")
+                                 : make_error(Errc::forbidden, "access denied"));
     return ok_status();
   }
 
-  Result<StoredResource> finish_read(audit::Entry e, const store::VersionRow& row) {
+  // The final check of a decrypted version before it is handed out: its
+  // security labels (the earlier decision could not see them), then the
+  // redaction of what the role may not see. False: hidden.
+  Result<bool> admit(const RequestContext& ctx, Action a, StoredResource& sr, const std::string& compartment,
+                     audit::Entry* e = nullptr) {
+    if (sr.deleted || sr.json.empty()) return true;
+    const bool labelled = sr.json.find("\"security\"") != std::string::npos;
+    const bool redacted = access::redacts(ctx.subject.role, sr.type);
+    if (!labelled && !redacted) return true;
+    auto v = fhir::parse_json(sr.json);
+    if (!v.ok() || !v->is_object())
+      return make_error(Errc::integrity, ref(sr.type, sr.id) + ": stored JSON does not parse");
+    auto& obj = v->as_object();
+    if (labelled) {
+      MV_ASSIGN(auto d, decide(ctx, a, {sr.type, sr.id, compartment, &obj}));
+      if (e) {
+        e->explanation = d.explanation;
+        e->flagged = e->flagged || d.flagged;
+      }
+      if (!d.permit) return false;
+    }
+    if (redacted && access::redact(ctx.subject.role, sr.type, obj)) sr.json = fhir::serialize(obj);
+    return true;
+  }
+
+  // The labels check of admit() alone (no redaction), for candidates that
+  // are counted but may not be on the page.
+  Result<bool> admit_labels(const RequestContext& ctx, Action a, const StoredResource& sr,
+                            const std::string& compartment) {
+    auto v = fhir::parse_json(sr.json);
+    if (!v.ok() || !v->is_object())
+      return make_error(Errc::integrity, ref(sr.type, sr.id) + ": stored JSON does not parse");
+    MV_ASSIGN(auto d, decide(ctx, a, {sr.type, sr.id, compartment, &v->as_object()}));
+    return d.permit;
+  }
+
+  // Whether the current version of a resource may be seen: an older version
+  // is never shown once the resource is restricted (labelled or refused).
+  Result<bool> current_admitted(const RequestContext& ctx, Action a, const std::string& type,
+                                const std::string& id) {
+    MV_ASSIGN(auto cur, c_.store->current(type, id));
+    if (!cur || cur->deleted) return true;
+    MV_ASSIGN(auto d, decide(ctx, a, {type, id, cur->compartment, nullptr}));
+    if (!d.permit) return false;
+    MV_ASSIGN(auto full, c_.store->version(type, id, cur->version));
+    if (!full) return true;
+    MV_ASSIGN(auto sr, open_row(*full));
+    return admit(ctx, a, sr, full->compartment);
+  }
+
+  Result<StoredResource> finish_read(const RequestContext& ctx, Action a, audit::Entry e,
+                                     const store::VersionRow& row) {
     auto sr = open_row(row);
     if (!sr.ok()) return refuse(std::move(e), "8", sr.take_error());
     if (sr->deleted)
       return refuse(std::move(e), "4", make_error(Errc::gone, ref(row.type, row.id) + " was deleted"));
+    MV_ASSIGN(bool ok, admit(ctx, a, *sr, row.compartment, &e));
+    if (ok && a == Action::vread) {
+      MV_ASSIGN(ok, current_admitted(ctx, a, row.type, row.id));
+    }
+    if (!ok) return refuse(std::move(e), "4", make_error(Errc::not_found, ref(row.type, row.id) + " not found"));
     MV_TRY(record(std::move(e)));
     return sr;
   }
@@ -440,6 +605,7 @@ class RepositoryImpl final : public Repository {
   Result<std::vector<StoredResource>> apply(const RequestContext& ctx, std::vector<WriteOp> ops,
                                             Action overall) {
     // Validate and authorise everything before touching the store.
+    std::vector<std::pair<std::string, bool>> explained;  // explanation, flagged: per op
     for (size_t i = 0; i < ops.size(); ++i) {
       auto& op = ops[i];
       Action a = op.kind == WriteOp::Kind::create   ? Action::create
@@ -461,11 +627,35 @@ class RepositoryImpl final : public Repository {
         if (cur) patient = cur->compartment;
       }
       e.patient = patient;
-      MV_TRY(authorize(ctx, a, {op.resource.type, op.resource.id, patient, &op.resource.json}, e));
-      if (overall == Action::transaction) {
-        auto d = c_.policy->decide(ctx.subject, Action::transaction, {op.resource.type, op.resource.id, patient, nullptr}, ctx.purpose);
-        if (!d.permit) return refuse(e, "4", make_error(Errc::forbidden, "access denied"));
+      // Overwriting or deleting needs the right to see what is there: a
+      // hidden resource is "not found" for a delete and forbidden for an
+      // update (docs/access-policy.md, "404 or 403").
+      if (op.kind != WriteOp::Kind::create) {
+        MV_ASSIGN(auto cur, c_.store->current(op.resource.type, op.resource.id));
+        if (cur && !cur->deleted) {
+          MV_ASSIGN(bool visible, current_admitted(ctx, a, op.resource.type, op.resource.id));
+          if (!visible) {
+            e.patient = cur->compartment;
+            e.explanation = "the existing resource is hidden from the subject";
+            return refuse(e, "4", op.kind == WriteOp::Kind::remove
+                                      ? make_error(Errc::not_found, ref(op.resource.type, op.resource.id) + " not found")
+                                      : make_error(Errc::forbidden, "access denied"));
+          }
+          if (op.kind == WriteOp::Kind::update && access::redacts(ctx.subject.role, op.resource.type)) {
+            MV_ASSIGN(auto full, c_.store->version(op.resource.type, op.resource.id, cur->version));
+            if (full) {
+              MV_ASSIGN(auto sr, open_row(*full));
+              auto old = fhir::parse_json(sr.json);
+              if (old.ok() && old->is_object())
+                access::keep_hidden(ctx.subject.role, op.resource.type, old->as_object(), op.resource.json);
+            }
+          }
+        }
       }
+      MV_TRY(authorize(ctx, a, {op.resource.type, op.resource.id, patient, &op.resource.json}, e));
+      if (overall == Action::transaction)
+        MV_TRY(authorize(ctx, Action::transaction, {op.resource.type, op.resource.id, patient, &op.resource.json}, e));
+      explained.emplace_back(e.explanation, e.flagged);
     }
 
     MV_ASSIGN(auto txn, c_.store->begin());
@@ -473,38 +663,59 @@ class RepositoryImpl final : public Repository {
     std::vector<audit::Entry> entries;
     std::vector<StoredResource> out;
     const int64_t now = c_.clock->now_ms();
-    for (auto& op : ops) {
+    std::set<std::string> touched;  // patients whose access facts change
+    for (size_t i = 0; i < ops.size(); ++i) {
+      auto& op = ops[i];
       auto& r = op.resource;
       MV_ASSIGN(auto cur, txn->current(r.type, r.id));
       const uint64_t cur_version = cur ? cur->version : 0;
+      auto e = c_.entry(ctx, op.kind == WriteOp::Kind::remove ? "delete" : cur_version == 0 ? "create" : "update");
+      e.type = r.type;
+      e.id = r.id;
+      e.explanation = explained[i].first;
+      e.flagged = explained[i].second;
+      if (r.type == "Consent" || access::is_relationship_type(r.type)) {
+        if (cur) touched.insert(cur->compartment);
+        if (op.kind != WriteOp::Kind::remove) touched.insert(fhir::patient_of(r).value_or(""));
+      }
+      e.patient = cur                                ? cur->compartment
+                  : op.kind == WriteOp::Kind::remove ? ""
+                                                     : fhir::patient_of(r).value_or("");
+      // A refused write is audited too (outcome 4), once the transaction is
+      // rolled back: the audit append takes the writer lock itself.
+      auto refuse_write = [&](Error err) {
+        txn.reset();
+        return refuse(std::move(e), "4", std::move(err));
+      };
       if (op.if_match && *op.if_match != cur_version)
-        return make_error(Errc::precondition_failed,
-                          ref(r.type, r.id) + " is at version " + std::to_string(cur_version) +
-                              ", not " + std::to_string(*op.if_match));
-      auto e = c_.entry(ctx, "");
+        return refuse_write(make_error(Errc::precondition_failed,
+                                       ref(r.type, r.id) + " is at version " + std::to_string(cur_version) +
+                                           ", not " + std::to_string(*op.if_match)));
       if (op.kind == WriteOp::Kind::remove) {
-        if (!cur) return make_error(Errc::not_found, ref(r.type, r.id) + " not found");
-        e.action = "delete";
-        if (cur->deleted) {  // deleting a deleted resource changes nothing
+        if (!cur) return refuse_write(make_error(Errc::not_found, ref(r.type, r.id) + " not found"));
+        if (cur->deleted) {  // deleting a deleted resource changes nothing, but is an access
           out.push_back({r.type, r.id, cur_version, cur->last_updated_ms, true, ""});
+          entries.push_back(std::move(e));
           continue;
         }
         MV_ASSIGN(auto sr, write_version(*txn, staging, r, cur_version + 1, true, cur->compartment, now, e));
         out.push_back(std::move(sr));
       } else {
         if (op.kind == WriteOp::Kind::create && cur)
-          return make_error(Errc::conflict, ref(r.type, r.id) + " already exists");
-        e.action = cur_version == 0 ? "create" : "update";
+          return refuse_write(make_error(Errc::conflict, ref(r.type, r.id) + " already exists"));
         MV_ASSIGN(auto sr, write_version(*txn, staging, r, cur_version + 1, false, "", now, e));
         out.push_back(std::move(sr));
       }
       entries.push_back(std::move(e));
     }
     MV_TRY(commit(*txn, staging, std::move(entries)));
+    for (const auto& p : touched) facts_.invalidate(p);
     return out;
   }
 
   Core& c_;
+  AccessFacts facts_;
+  int64_t break_glass_ms_ = 60 * 60'000LL;  // default grant: one hour
 };
 
 }  // namespace

@@ -133,6 +133,20 @@ class Repository {
   // out. Stops if fn returns false.
   virtual Status export_all(const RequestContext& ctx,
                             const std::function<bool(const StoredResource&)>& fn) = 0;
+
+  // Break-the-glass (docs/access-policy.md): a physician or nurse asks for
+  // emergency access to one patient's record with a reason (required) and a
+  // step-up proof (a fresh TOTP code). The grant is stored in the database
+  // for `ttl_ms` (0: the configured default, one hour), audited with
+  // flagged=true, and a `security-event` entry for the privacy officer is
+  // appended. Returns the grant's end. Errc::invalid without a reason,
+  // Errc::unauthenticated when step-up fails, Errc::forbidden for other
+  // roles, Errc::not_found for an unknown patient.
+  virtual Result<int64_t> break_glass(const RequestContext& ctx, const std::string& patient_id,
+                                      const std::string& reason, const std::string& step_up_code) {
+    (void)ctx, (void)patient_id, (void)reason, (void)step_up_code;
+    return make_error(Errc::internal, "break-the-glass is not available");
+  }
 };
 
 }  // namespace medvault::vault

@@ -1,5 +1,6 @@
 #include "vault/vault.h"
 
+#include <cstdlib>
 #include <sodium.h>
 #include <sys/stat.h>
 
@@ -8,6 +9,7 @@
 #include "common/file.h"
 #include "crypto/aead.h"
 #include "crypto/kdf.h"
+#include "store/postgres_schema.h"
 #include "store/sqlite_schema.h"
 #include "vault/core.h"
 
@@ -18,6 +20,7 @@ namespace fs = std::filesystem;
 
 constexpr const char* kSealFile = "master.seal";
 constexpr const char* kDbFile = "vault.db";
+constexpr const char* kSealMeta = "master_seal";  // PostgreSQL vaults keep the seal in the store
 
 std::string new_vault_id() {
   unsigned char b[12];
@@ -50,12 +53,23 @@ std::string kit_document(const std::string& vault_id, int n, int k) {
   return s;
 }
 
+Status write_kit(const fs::path& kit_dir, const std::string& vault_id,
+                 const std::vector<crypto::ShareFile>& shares, int n, int k) {
+  std::error_code ec;
+  fs::create_directories(kit_dir, ec);
+  if (ec) return make_error(Errc::io, "cannot create " + kit_dir.string() + ": " + ec.message());
+  ::chmod(kit_dir.c_str(), 0700);
+  for (const auto& s : shares)
+    MV_TRY(write_file_atomic(kit_dir / ("share-" + std::to_string(s.number) + ".txt"), s.text + "\n"));
+  return write_file_atomic(kit_dir / "RECOVERY-KIT.txt", kit_document(vault_id, n, k), 0600);
+}
+
 class VaultImpl final : public Vault {
  public:
-  VaultImpl(fs::path dir, crypto::KeySeal seal, crypto::SecretKey master,
+  VaultImpl(fs::path dir, std::string url, crypto::KeySeal seal, crypto::SecretKey master,
             std::unique_ptr<Core> core)
-      : dir_(std::move(dir)), seal_(std::move(seal)), master_(std::move(master)),
-        core_(std::move(core)) {
+      : dir_(std::move(dir)), url_(std::move(url)), seal_(std::move(seal)),
+        master_(std::move(master)), core_(std::move(core)) {
     repo_ = make_repository(*core_);
     accounts_ = make_accounts(*core_);
   }
@@ -64,6 +78,10 @@ class VaultImpl final : public Vault {
   Repository& repository() override { return *repo_; }
   Accounts& accounts() override { return *accounts_; }
   audit::Log* audit_log() override { return core_->audit.get(); }
+  Result<std::unique_ptr<audit::SyslogForwarder>> forward_audit_to_syslog(
+      audit::SyslogOptions opts) override {
+    return audit::SyslogForwarder::start(*core_->audit, *core_->store, std::move(opts));
+  }
 
   Status rotate_kek(const RequestContext& ctx) override {
     if (ctx.subject.role != "system") return make_error(Errc::forbidden, "only the administrator rotates keys");
@@ -93,19 +111,19 @@ class VaultImpl final : public Vault {
     seal_.set_passphrase(master_, pass.view(), params);
     auto e = core_->entry(ctx, "passphrase-change");
     MV_TRY(core_->audit->append(std::move(e)));
-    return seal_.save(dir_ / kSealFile);
+    return save_seal();
   }
 
   Result<VaultStatus> status() override {
     VaultStatus s;
     s.vault_id = core_->vault_id;
-    s.store_kind = "sqlite";
+    s.store_kind = url_.empty() ? "sqlite" : "postgresql";
     s.kek_version = core_->keys->kek_version();
     MV_ASSIGN(auto deks, core_->store->deks());
     s.data_keys = deks.size();
     MV_ASSIGN(s.resources, core_->store->count_current(""));
     MV_ASSIGN(s.audit_entries, core_->store->audit_size());
-    s.schema_version = store::sqlite_schema_version();
+    s.schema_version = url_.empty() ? store::sqlite_schema_version() : store::postgres_schema_version();
     s.keys_locked_in_memory = crypto::key_pool_locked();
     s.has_passphrase = seal_.has_passphrase();
     s.has_keyfile = seal_.has_keyfile();
@@ -134,8 +152,77 @@ class VaultImpl final : public Vault {
     return inner;
   }
 
+  Result<BackupKeys> backup_keys() override {
+    std::string pk = seal_.recovery_public_key();
+    if (pk.empty())
+      return make_error(Errc::invalid,
+                        seal_.has_recovery()
+                            ? "this vault's recovery kit predates backups; make a new one first: "
+                              "medvault kit create --data DIR --shares N --threshold K --kit KITDIR"
+                            : "this vault has no recovery kit, and backups are encrypted to it; make one first: "
+                              "medvault kit create --data DIR --shares N --threshold K --kit KITDIR");
+    return BackupKeys{crypto::derive(master_, crypto::SubKey::backup_signing),
+                      crypto::derive(master_, crypto::SubKey::backup_dedup), std::move(pk)};
+  }
+
+  Result<VaultSnapshot> snapshot(const RequestContext& ctx,
+                                 const std::function<Status(std::string_view)>& sink) override {
+    if (ctx.subject.role != "system") return make_error(Errc::forbidden, "only the administrator takes backups");
+    VaultSnapshot snap;
+    MV_ASSIGN(snap.seal, read_file(dir_ / kSealFile, 1 << 20));
+    MV_ASSIGN(snap.audit_size, core_->store->snapshot(sink));
+    // Appending catches this process's log up with entries the server wrote
+    // meanwhile, so the root at the copy's size is then known.
+    auto e = core_->entry(ctx, "backup-create");
+    e.detail = "snapshot of " + std::to_string(snap.audit_size) + " audit entries";
+    MV_TRY(core_->audit->append(std::move(e)));
+    if (snap.audit_size > 0) {
+      auto proof = core_->audit->prove_inclusion(snap.audit_size, snap.audit_size);
+      if (proof.ok()) {
+        char hex[65];
+        sodium_bin2hex(hex, sizeof hex, proof->root.data(), proof->root.size());
+        snap.audit_root = hex;
+      }
+    }
+    return snap;
+  }
+
+  Result<std::optional<std::string>> backup_record() override { return core_->store->meta("backup_last_manifest"); }
+
+  Status set_backup_record(const std::string& record) override {
+    MV_ASSIGN(auto txn, core_->store->begin());
+    MV_TRY(txn->put_meta("backup_last_manifest", record));
+    return txn->commit();
+  }
+
+  Status create_recovery_kit(const RequestContext& ctx, int n, int k, const fs::path& kit_dir) override {
+    if (ctx.subject.role != "system") return make_error(Errc::forbidden, "only the administrator makes a recovery kit");
+    if (k < 2 || k > n || n > 255) return make_error(Errc::invalid, "shares need 2 <= threshold <= shares <= 255");
+    if (kit_dir.empty()) return make_error(Errc::invalid, "a recovery kit needs --kit DIR to write it to");
+    auto shares = seal_.set_recovery(master_, n, k);
+    MV_TRY(write_kit(kit_dir, core_->vault_id, shares, n, k));
+    auto e = core_->entry(ctx, "recovery-kit-create");
+    e.detail = "recovery " + std::to_string(k) + " of " + std::to_string(n);
+    MV_TRY(core_->audit->append(std::move(e)));
+    return save_seal();
+  }
+
+  Core& core() { return *core_; }
+  Result<std::string> seal_text() const { return seal_.serialize(); }
+
  private:
+  // SQLite: DIR/master.seal. PostgreSQL: the store's meta row, written under
+  // the writer lock, so that every node reads the seal it was last given.
+  Status save_seal() {
+    if (url_.empty()) return seal_.save(dir_ / kSealFile);
+    MV_ASSIGN(auto text, seal_.serialize());
+    MV_ASSIGN(auto txn, core_->store->begin());
+    MV_TRY(txn->put_meta(kSealMeta, text));
+    return txn->commit();
+  }
+
   fs::path dir_;
+  std::string url_;  // PostgreSQL store, or "" for the SQLite vault in dir_
   crypto::KeySeal seal_;
   crypto::SecretKey master_;
   std::unique_ptr<Core> core_;
@@ -156,22 +243,46 @@ audit::LogOptions audit_options(const std::string& vault_id, const Clock& clock)
   return o;
 }
 
-Result<std::unique_ptr<Core>> make_core(const fs::path& dir, const std::string& vault_id,
+Result<std::unique_ptr<Core>> make_core(std::unique_ptr<store::Store> store, const std::string& vault_id,
                                         const crypto::SecretKey& master, const Clock& clock) {
   auto core = std::make_unique<Core>();
   core->vault_id = vault_id;
   core->clock = &clock;
-  MV_ASSIGN(core->store, store::open_sqlite(dir / kDbFile));
+  core->store = std::move(store);
   MV_ASSIGN(auto stored_id, core->store->meta("vault_id"));
-  if (!stored_id) return make_error(Errc::integrity, "the store in " + dir.string() + " is incomplete (no vault id)");
+  if (!stored_id) return make_error(Errc::integrity, "the store is incomplete (no vault id)");
   if (*stored_id != vault_id)
     return make_error(Errc::sealed, "the seal belongs to vault " + vault_id + ", the store to vault " + *stored_id);
   MV_ASSIGN(core->keys, KeyManager::open(*core->store, vault_id, crypto::derive(master, crypto::SubKey::kek_wrap)));
   MV_ASSIGN(core->audit, audit::Log::open(*core->store, audit_keys(master), audit_options(vault_id, clock)));
-  core->policy = access::make_role_policy();
+  // Per-practice setting (docs/access-policy.md): may a patient's refusal
+  // block break-the-glass? Every node of a practice must start with the same value.
+  access::Settings policy_settings;
+  if (const char* v = std::getenv("MEDVAULT_CONSENT_BLOCKS_EMERGENCY"))
+    policy_settings.consent_blocks_emergency = std::string_view(v) == "1" || std::string_view(v) == "true";
+  core->policy = access::make_policy(policy_settings);
   core->indexer = std::make_unique<crypto::BlindIndexer>(crypto::derive(master, crypto::SubKey::blind_index));
   core->session_key = crypto::derive(master, crypto::SubKey::session);
   return core;
+}
+
+Result<crypto::SecretKey> unseal(const crypto::KeySeal& seal, const Unsealer& how) {
+  if (how.passphrase) return seal.unseal_passphrase(how.passphrase->view());
+  if (how.keyfile)
+    return seal.unseal_keyfile({reinterpret_cast<const uint8_t*>(how.keyfile->data()), how.keyfile->size()});
+  if (!how.shares.empty()) return seal.unseal_shares(how.shares);
+  return make_error(Errc::sealed, "no passphrase, key file or shares given");
+}
+
+// The seal of a PostgreSQL vault, from its store.
+Result<crypto::KeySeal> stored_seal(store::Store& st) {
+  MV_ASSIGN(auto text, st.meta(kSealMeta));
+  if (!text) {
+    MV_ASSIGN(auto id, st.meta("vault_id"));
+    if (id) return make_error(Errc::sealed, "the database holds an incomplete vault (no seal)");
+    return make_error(Errc::not_found, "no vault in this database (run medvault init --store ...)");
+  }
+  return crypto::KeySeal::parse(*text, "in the database");
 }
 
 }  // namespace
@@ -184,12 +295,21 @@ Status Vault::init(const InitOptions& o) {
     return make_error(Errc::invalid, "shares need 2 <= threshold <= shares <= 255");
   if (o.shares != 0 && o.kit_dir.empty())
     return make_error(Errc::invalid, "recovery shares need --kit DIR to write them to");
+  const bool pg = !o.store_url.empty();
   std::error_code ec;
-  if (fs::exists(o.dir / kSealFile, ec) || fs::exists(o.dir / kDbFile, ec))
+  if (!pg && (fs::exists(o.dir / kSealFile, ec) || fs::exists(o.dir / kDbFile, ec)))
     return make_error(Errc::conflict, o.dir.string() + " already holds a vault");
-  fs::create_directories(o.dir, ec);
-  if (ec) return make_error(Errc::io, "cannot create " + o.dir.string() + ": " + ec.message());
-  ::chmod(o.dir.c_str(), 0700);
+  std::unique_ptr<store::Store> store;
+  if (pg) {
+    MV_ASSIGN(store, store::open_postgres(o.store_url));
+    MV_ASSIGN(auto id, store->meta("vault_id"));
+    if (id) return make_error(Errc::conflict, "the database already holds a vault");
+  }
+  if (!o.dir.empty()) {
+    fs::create_directories(o.dir, ec);
+    if (ec) return make_error(Errc::io, "cannot create " + o.dir.string() + ": " + ec.message());
+    ::chmod(o.dir.c_str(), 0700);
+  }
 
   const std::string vault_id = new_vault_id();
   auto master = crypto::SecretKey::random();
@@ -201,8 +321,15 @@ Status Vault::init(const InitOptions& o) {
   if (o.shares) shares = seal.set_recovery(master, o.shares, o.threshold);
 
   {
-    MV_ASSIGN(auto store, store::open_sqlite(o.dir / kDbFile));
+    if (!pg) {
+      MV_ASSIGN(store, store::open_sqlite(o.dir / kDbFile));
+    }
     MV_ASSIGN(auto txn, store->begin());
+    // PostgreSQL: the seal commits with the vault (no file to write last).
+    if (pg) {
+      MV_ASSIGN(auto text, seal.serialize());
+      MV_TRY(txn->put_meta(kSealMeta, text));
+    }
     const int64_t now = SystemClock::instance().now_ms();
     MV_TRY(txn->put_meta("vault_id", vault_id));
     MV_TRY(txn->put_meta("created", format_instant(now)));
@@ -222,17 +349,10 @@ Status Vault::init(const InitOptions& o) {
     MV_TRY(log->add(*txn, {std::move(e)}));
     MV_TRY(txn->commit());
   }
-  if (!shares.empty()) {
-    fs::create_directories(o.kit_dir, ec);
-    if (ec) return make_error(Errc::io, "cannot create " + o.kit_dir.string() + ": " + ec.message());
-    ::chmod(o.kit_dir.c_str(), 0700);
-    for (const auto& s : shares)
-      MV_TRY(write_file_atomic(o.kit_dir / ("share-" + std::to_string(s.number) + ".txt"), s.text + "\n"));
-    MV_TRY(write_file_atomic(o.kit_dir / "RECOVERY-KIT.txt", kit_document(vault_id, o.shares, o.threshold), 0600));
-  }
+  if (!shares.empty()) MV_TRY(write_kit(o.kit_dir, vault_id, shares, o.shares, o.threshold));
   // The seal last: a directory without it is an incomplete vault, never a
   // vault whose key is lost.
-  MV_TRY(seal.save(o.dir / kSealFile));
+  if (!pg) MV_TRY(seal.save(o.dir / kSealFile));
 
   return ok_status();
 }
@@ -247,16 +367,59 @@ Result<std::unique_ptr<Vault>> Vault::open(const fs::path& dir, const Unsealer& 
     return make_error(Errc::not_found, "no vault in " + dir.string() + " (run medvault init)");
   }
   MV_ASSIGN(auto seal, crypto::KeySeal::load(dir / kSealFile));
-  Result<crypto::SecretKey> master = make_error(Errc::sealed, "no passphrase, key file or shares given");
-  if (how.passphrase) master = seal.unseal_passphrase(how.passphrase->view());
-  else if (how.keyfile)
-    master = seal.unseal_keyfile({reinterpret_cast<const uint8_t*>(how.keyfile->data()), how.keyfile->size()});
-  else if (!how.shares.empty()) master = seal.unseal_shares(how.shares);
+  auto master = unseal(seal, how);
   if (!master.ok()) return master.take_error();
   if (!fs::exists(dir / kDbFile, ec))
     return make_error(Errc::integrity, "the store " + (dir / kDbFile).string() + " is missing");
-  MV_ASSIGN(auto core, make_core(dir, seal.vault_id(), *master, clock));
-  return std::unique_ptr<Vault>(new VaultImpl(dir, std::move(seal), std::move(master).value(), std::move(core)));
+  MV_ASSIGN(auto store, store::open_sqlite(dir / kDbFile));
+  MV_ASSIGN(auto core, make_core(std::move(store), seal.vault_id(), *master, clock));
+  return std::unique_ptr<Vault>(
+      new VaultImpl(dir, "", std::move(seal), std::move(master).value(), std::move(core)));
+}
+
+Result<std::unique_ptr<Vault>> Vault::open_store(const std::string& url, const fs::path& node_dir,
+                                                 const Unsealer& how, const Clock& clock) {
+  if (!crypto::init()) return make_error(Errc::internal, "libsodium cannot be initialised");
+  MV_ASSIGN(auto store, store::open_postgres(url));
+  MV_ASSIGN(auto seal, stored_seal(*store));
+  auto master = unseal(seal, how);
+  if (!master.ok()) return master.take_error();
+  MV_ASSIGN(auto core, make_core(std::move(store), seal.vault_id(), *master, clock));
+  return std::unique_ptr<Vault>(
+      new VaultImpl(node_dir, url, std::move(seal), std::move(master).value(), std::move(core)));
+}
+
+Status Vault::migrate(const fs::path& from, const std::string& to, const Unsealer& how) {
+  if (!store::is_postgres_url(to)) return make_error(Errc::invalid, "migrate --to takes a postgresql:// URL");
+  // Opening the source proves the secret and brings its log up to date.
+  MV_ASSIGN(auto src, Vault::open(from, how));
+  auto* src_impl = static_cast<VaultImpl*>(src.get());
+  MV_ASSIGN(auto dst_store, store::open_postgres(to));
+  MV_ASSIGN(auto seal_text, src_impl->seal_text());
+  RequestContext ctx;
+  ctx.subject.user = "system";
+  ctx.subject.role = "system";
+  ctx.address = "cli";
+  {
+    // Recorded in the source before the copy, so the copy carries it too.
+    auto e = src_impl->core().entry(ctx, "migrate");
+    e.detail = "to PostgreSQL";
+    MV_TRY(src_impl->core().audit->append(std::move(e)));
+  }
+  MV_TRY(store::copy_all(*src_impl->core().store, *dst_store));
+  {
+    MV_ASSIGN(auto txn, dst_store->begin());
+    MV_TRY(txn->put_meta(kSealMeta, seal_text));
+    MV_TRY(txn->commit());
+  }
+  dst_store.reset();
+  src.reset();
+  MV_ASSIGN(auto dst, Vault::open_store(to, {}, how));
+  MV_TRY(dst->verify());
+  auto* log = dst->audit_log();
+  auto e = static_cast<VaultImpl*>(dst.get())->core().entry(ctx, "migrate");
+  e.detail = "from SQLite";
+  return log->append(std::move(e));
 }
 
 }  // namespace medvault::vault

@@ -7,7 +7,9 @@
 #include <atomic>
 #include <filesystem>
 #include <thread>
+#include <tuple>
 
+#include "audit/entry.h"
 #include "fhir/resource.h"
 
 namespace medvault::vault {
@@ -248,10 +250,77 @@ TEST_F(VaultTest, EveryAccessIsAudited) {
   ASSERT_TRUE(repo().update(ctx_, std::move(cond).value(), std::nullopt).ok());
   auto denied = repo().read(reception, "Condition", "c1");
   ASSERT_FALSE(denied.ok());
-  EXPECT_EQ(denied.error().code, Errc::forbidden);
+  // Reception may not learn that a clinical record exists (docs/access-policy.md).
+  EXPECT_EQ(denied.error().code, Errc::not_found);
   auto after = vault_->status();
   ASSERT_TRUE(after.ok());
   EXPECT_EQ(after->audit_entries, before->audit_entries + 5);
+  EXPECT_TRUE(vault_->verify().ok());
+}
+
+// Refused writes that reached a record are audited (outcome 4), after the
+// transaction is rolled back; deleting a deleted resource is an access too.
+TEST_F(VaultTest, RefusedWritesAreAudited) {
+  auto last_entries = [&](int n) {
+    std::vector<audit::Entry> out;
+    with_db([&](sqlite3* db) {
+      sqlite3_stmt* st = nullptr;
+      ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT entry FROM audit ORDER BY seq DESC LIMIT ?", -1, &st, nullptr),
+                SQLITE_OK);
+      sqlite3_bind_int(st, 1, n);
+      while (sqlite3_step(st) == SQLITE_ROW) {
+        audit::Entry e;
+        std::string_view bytes(static_cast<const char*>(sqlite3_column_blob(st, 0)), sqlite3_column_bytes(st, 0));
+        EXPECT_TRUE(audit::parse_canonical(bytes, e).ok());
+        out.insert(out.begin(), e);
+      }
+      sqlite3_finalize(st);
+    });
+    return out;
+  };
+  auto size = [&] { return vault_->status()->audit_entries; };
+  ASSERT_TRUE(repo().update(ctx_, patient("p1", "Martin"), std::nullopt).ok());
+
+  uint64_t n = size();
+  auto stale = repo().update(ctx_, patient("p1", "Stale"), 7);
+  ASSERT_FALSE(stale.ok());
+  EXPECT_EQ(stale.error().code, Errc::precondition_failed);
+  ASSERT_EQ(size(), n + 1);
+  auto e = last_entries(1).at(0);
+  EXPECT_EQ(std::tie(e.action, e.type, e.id, e.patient, e.outcome),
+            std::make_tuple("update", "Patient", "p1", "p1", "4"));
+
+  auto missing = repo().remove(ctx_, "Patient", "nobody");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().code, Errc::not_found);
+  e = last_entries(1).at(0);
+  EXPECT_EQ(std::tie(e.action, e.id, e.patient, e.outcome), std::make_tuple("delete", "nobody", "", "4"));
+
+  // A transaction refused on its second operation: nothing of it is stored,
+  // and the refusal is the only entry.
+  n = size();
+  std::vector<WriteOp> ops(2);
+  ops[0].kind = WriteOp::Kind::create;
+  ops[0].resource = patient("p9", "New");
+  ops[1].kind = WriteOp::Kind::update;
+  ops[1].resource = patient("p1", "Late");
+  ops[1].if_match = 9;
+  auto tx = repo().transaction(ctx_, std::move(ops));
+  ASSERT_FALSE(tx.ok());
+  EXPECT_EQ(tx.error().code, Errc::precondition_failed);
+  ASSERT_EQ(size(), n + 1);
+  e = last_entries(1).at(0);
+  EXPECT_EQ(std::tie(e.action, e.id, e.outcome), std::make_tuple("update", "p1", "4"));
+  EXPECT_EQ(repo().read(ctx_, "Patient", "p9").error().code, Errc::not_found);
+
+  n = size();
+  ASSERT_TRUE(repo().remove(ctx_, "Patient", "p1").ok());
+  auto again = repo().remove(ctx_, "Patient", "p1");
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->version, 2u);
+  ASSERT_EQ(size(), n + 2);
+  for (const auto& d : last_entries(2))
+    EXPECT_EQ(std::tie(d.action, d.id, d.patient, d.outcome), std::make_tuple("delete", "p1", "p1", "0"));
   EXPECT_TRUE(vault_->verify().ok());
 }
 

@@ -17,7 +17,9 @@ let token;
 
 before(async () => {
   vault = new Vault();
-  vault.addUser('drkit', 'physician');
+  // A service account with full system scope: this suite is about FHIR
+  // REST conformance, not the care-relationship policy.
+  vault.run('user', 'add', 'drkit', '--role', 'service', '--scope', 'system/*.cruds', '--data', vault.data);
   token = vault.token('drkit');
   server = await vault.serve();
 });

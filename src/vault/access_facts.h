@@ -1,0 +1,78 @@
+// The facts the access policy decides on, gathered from the store inside the
+// vault (docs/access-policy.md): a patient's care relationships and consent
+// directives, and break-the-glass grants. Internal to the vault module.
+//
+// Caching: a patient's facts are cached and dropped when this process writes
+// a relationship-bearing resource or a Consent of that patient; entries also
+// expire after kFactsTtlMs so that writes made by another node (PostgreSQL)
+// are seen within that time. Grants live in the store's meta table
+// ("break-glass/<user>/<patient>": {"until": ms, "entry": "..."}), so every
+// node sees them; they are looked up only when a decision could use one.
+//
+// Thread safety: all methods may be called concurrently.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "access/policy.h"
+#include "common/result.h"
+#include "store/store.h"
+
+namespace medvault::vault {
+
+struct Core;
+
+inline constexpr int64_t kFactsTtlMs = 5'000;
+
+class AccessFacts {
+ public:
+  // `open` decrypts a stored version to its JSON text.
+  using Opener = std::function<Result<std::string>(const store::VersionRow&)>;
+  AccessFacts(Core& core, Opener open) : c_(core), open_(std::move(open)) {}
+
+  Result<std::shared_ptr<const access::PatientFacts>> patient(const std::string& patient_id);
+  Result<std::optional<access::BreakGlassGrant>> grant(const std::string& user, const std::string& patient_id);
+
+  void invalidate(const std::string& patient_id);
+  void clear();
+  void invalidate_grant(const std::string& user, const std::string& patient_id);
+
+  static std::string grant_key(const std::string& user, const std::string& patient_id) {
+    return "break-glass/" + user + "/" + patient_id;
+  }
+
+ private:
+  struct Cached {
+    std::shared_ptr<const access::PatientFacts> facts;
+    int64_t loaded_ms = 0;
+  };
+  struct CachedGrant {
+    std::optional<access::BreakGlassGrant> grant;
+    int64_t loaded_ms = 0;
+  };
+  Result<std::shared_ptr<const access::PatientFacts>> load(const std::string& patient_id);
+
+  Core& c_;
+  Opener open_;
+  std::mutex mu_;
+  std::map<std::string, Cached> facts_;       // GUARDED_BY(mu_)
+  std::map<std::string, CachedGrant> grants_;  // GUARDED_BY(mu_)
+};
+
+// Step-up authentication for break-the-glass (the hook the auth module will
+// replace with its own TOTP/passkey check): a TOTP code from the
+// authenticator enrolled with `medvault user step-up-enroll`. The secret is
+// kept sealed in the meta row "step-up/<user>"; a code is accepted once.
+// Errc::unauthenticated for a missing or wrong code or no enrolment.
+struct RequestContext;
+Status step_up_ok(Core& core, const RequestContext& ctx, std::string_view code);
+// Enrols (or replaces) the user's step-up TOTP secret; returns it in base32
+// for the authenticator app. Administrator only; audited.
+Result<std::string> enroll_step_up(Core& core, const RequestContext& ctx, const std::string& user);
+
+}  // namespace medvault::vault
