@@ -461,31 +461,46 @@ void BM_AuditAppend(benchmark::State& state) {
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
 }
 
+// Entries first .. first+n-1 of a synthetic log: five users, reads and
+// searches, `patients` distinct patients (what spreads the query indexes).
+std::vector<audit::Entry> sample_entries(uint64_t first, size_t n, uint64_t patients) {
+  std::vector<audit::Entry> entries(n);
+  for (size_t i = 0; i < n; ++i) {
+    auto& e = entries[i];
+    const uint64_t k = first + i;
+    e.time_ms = demo::kDefaultNowMs + static_cast<int64_t>(k);
+    e.user = "dr-bench-" + std::to_string(k % 5);
+    e.role = "physician";
+    e.action = k % 3 ? "read" : "search";
+    e.type = "Observation";
+    e.id = "obs-" + std::to_string(k);
+    e.patient = "p" + std::to_string(k % patients);
+    e.purpose = "TREAT";
+    e.explanation = "role physician";
+    e.address = "127.0.0.1";
+    e.outcome = "0";
+  }
+  return entries;
+}
+
+// One transaction appending `entries` to the log (as a group commit does).
+bool add_entries(audit::Log& log, store::Store& st, std::vector<audit::Entry> entries) {
+  auto txn = st.begin();
+  const bool ok = txn.ok() && log.add(**txn, std::move(entries)).ok() && (*txn)->commit().ok();
+  log.after_commit(ok);
+  return ok;
+}
+
 // The leader's share of a group commit: one transaction of 256 entries
 // (chain, tree, rows, fsync), i.e. the ceiling of append() on one core.
 void BM_AuditBatchWrite(benchmark::State& state) {
   audit::Log& log = audit_log();
   store::Store& st = *audit_fixture().store;
   const size_t batch = static_cast<size_t>(state.range(0));
+  uint64_t first = 0;
   for (auto _ : state) {
-    std::vector<audit::Entry> entries(batch);
-    for (size_t i = 0; i < batch; ++i) {
-      auto& e = entries[i];
-      e.time_ms = demo::kDefaultNowMs;
-      e.user = "dr-bench";
-      e.role = "physician";
-      e.action = "read";
-      e.type = "Observation";
-      e.id = "obs-" + std::to_string(i);
-      e.patient = "p" + std::to_string(i % 100);
-      e.purpose = "TREAT";
-      e.explanation = "role physician";
-      e.address = "127.0.0.1";
-      e.outcome = "0";
-    }
-    auto txn = st.begin();
-    bool ok = txn.ok() && log.add(**txn, std::move(entries)).ok() && (*txn)->commit().ok();
-    log.after_commit(ok);
+    const bool ok = add_entries(log, st, sample_entries(first, batch, 100));
+    first += batch;
     if (!ok) {
       state.SkipWithError("audit batch failed");
       break;
@@ -516,25 +531,7 @@ void BM_AuditVerify(benchmark::State& state) {
   auto& log = **l;
   constexpr uint64_t kTxn = 10000;
   for (uint64_t first = 0; first < n; first += kTxn) {
-    std::vector<audit::Entry> entries(std::min(kTxn, n - first));
-    for (size_t i = 0; i < entries.size(); ++i) {
-      auto& e = entries[i];
-      const uint64_t k = first + i;
-      e.time_ms = demo::kDefaultNowMs + static_cast<int64_t>(k);
-      e.user = "dr-bench-" + std::to_string(k % 5);
-      e.role = "physician";
-      e.action = k % 3 ? "read" : "search";
-      e.type = "Observation";
-      e.id = "obs-" + std::to_string(k);
-      e.patient = "p" + std::to_string(k % 1000);
-      e.purpose = "TREAT";
-      e.explanation = "role physician";
-      e.address = "127.0.0.1";
-      e.outcome = "0";
-    }
-    auto txn = st->begin();
-    bool ok = txn.ok() && log.add(**txn, std::move(entries)).ok() && (*txn)->commit().ok();
-    log.after_commit(ok);
+    const bool ok = add_entries(log, *st, sample_entries(first, std::min(kTxn, n - first), 1000));
     if (!ok) die("audit verify bench: building the log failed");
   }
   for (auto _ : state) {
