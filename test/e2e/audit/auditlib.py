@@ -31,3 +31,15 @@ def named_entry(stderr):
     """The sequence number `audit verify` names ("audit entry N: ..."), or None."""
     m = re.search(r"audit entry (\d+)", stderr)
     return int(m.group(1)) if m else None
+
+
+def compartment(resource):
+    """The patient whose compartment a FHIR resource is in (its own id for a
+    Patient, else its subject/patient reference), or "" for shared resources."""
+    if resource.get("resourceType") == "Patient":
+        return resource["id"]
+    for key in ("subject", "patient"):
+        ref = resource.get(key, {}).get("reference", "")
+        if ref.startswith("Patient/"):
+            return ref.split("/", 1)[1]
+    return ""

@@ -17,7 +17,7 @@ import threading
 import time
 import unittest
 
-from auditlib import SYNTHEA10, Vault, verify
+from auditlib import SYNTHEA10, Vault, compartment, verify
 from vaultlib import ndjson
 
 THREADS = 8
@@ -26,16 +26,6 @@ LOAD_SECONDS = 12          # the kill comes somewhere in the second half
 # physician would need care relationships the Synthea sample does not carry.
 USERS = ("lab-feed", "ehr-sync")
 TYPES = ("Patient", "Condition", "Immunization", "AllergyIntolerance", "Organization", "Practitioner")
-
-
-def compartment(resource):
-    if resource["resourceType"] == "Patient":
-        return resource["id"]
-    for key in ("subject", "patient"):
-        ref = resource.get(key, {}).get("reference", "")
-        if ref.startswith("Patient/"):
-            return ref.split("/", 1)[1]
-    return ""
 
 
 class Client(threading.Thread):

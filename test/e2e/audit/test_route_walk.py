@@ -36,6 +36,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "http"))
 from medvault_e2e import REPO, Vault  # noqa: E402
+from auditlib import compartment  # noqa: E402
 
 ROUTER = REPO / "src" / "http" / "router.cc"
 API = REPO / "src" / "http" / "api.cc"
@@ -88,16 +89,6 @@ def obs_body(subject_ref):
 def location_id(headers):
     """The logical id in a Location header .../Type/id/_history/n."""
     return urllib.parse.urlsplit(headers["location"]).path.split("/")[-3]
-
-
-def compartment(resource):
-    if resource.get("resourceType") == "Patient":
-        return resource["id"]
-    for key in ("subject", "patient"):
-        ref = resource.get(key, {}).get("reference", "")
-        if ref.startswith("Patient/"):
-            return ref.split("/", 1)[1]
-    return ""
 
 
 # The walk. Each row: a label; the router route it exercises ((method,
