@@ -51,6 +51,7 @@ bench: setup
 	@ninja -C $(BENCH_BUILD) -j$(JOBS)
 	@bash bench/run.sh $(BENCH_BUILD)
 	@bash bench/http_load.sh $(BENCH_BUILD)/src/cli/medvault
+	@bash bench/backup_bench.sh $(BENCH_BUILD)/src/cli/medvault
 
 demo: build
 	@bash scripts/demo.sh $(BUILD)/src/cli/medvault

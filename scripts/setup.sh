@@ -14,6 +14,8 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-cryptography python3-nacl
   testssl.sh postgresql-15 rsyslog rsyslog-gnutls
+  zbar-tools librsvg2-bin
+  chromium
 )
 
 # `scripts/setup.sh bench` adds the load generator and the reference server

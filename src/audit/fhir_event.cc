@@ -48,7 +48,7 @@ TypeCode type_of(std::string_view a) {
   if (a == "everything") return rest("operation", "E");
   if (a == "export") return {coding(kDcm, "110106", "Export"), {}, "R"};
   if (a == "import") return {coding(kDcm, "110107", "Import"), {}, "C"};
-  if (a == "authenticate" || a == "login" || a == "logout")
+  if (a == "authenticate" || a == "login" || a == "login-throttled" || a == "logout" || a == "logout-all")
     return {coding(kDcm, "110114", "User Authentication"), {}, "E"};
   if (a.starts_with("audit-")) return {coding(kDcm, "110101", "Audit Log Used"), {}, "R"};
   return {coding(kDcm, "110113", "Security Alert"), {}, "E"};

@@ -6,9 +6,12 @@
 
 #include <algorithm>
 #include <ctime>
+#include <deque>
+#include <future>
 #include <map>
 #include <set>
 #include <system_error>
+#include <thread>
 
 #include "common/clock.h"
 #include "common/file.h"
@@ -175,9 +178,57 @@ Result<CreateReport> create_backup(vault::Vault& vault, Target& target, const Cr
   Manifest m;
   std::error_code ec;
   const uint64_t expected = fs::file_size(vault.dir() / "vault.db", ec);
-  std::unique_ptr<ZSTD_CCtx, size_t (*)(ZSTD_CCtx*)> zctx(ZSTD_createCCtx(), ZSTD_freeCCtx);
-  if (!zctx) return make_error(Errc::internal, "cannot create a zstd context");
-  std::string zbuf;
+
+  // New chunks are compressed and sealed on worker threads, a few at a time,
+  // while this thread chunks, hashes and writes to the target in order.
+  struct Sealed {
+    std::string obj, hash;
+  };
+  struct InFlight {
+    FileEntry* file;
+    size_t index;  // in file->chunks
+    std::future<Result<Sealed>> sealed;
+  };
+  const int level = opt.zstd_level;
+  auto seal_chunk = [&run_key, &sealed, level](std::string id, std::string data) -> Result<Sealed> {
+    std::string z(ZSTD_compressBound(data.size()), '\0');
+    size_t zn = ZSTD_compress(z.data(), z.size(), data.data(), data.size(), level);
+    if (ZSTD_isError(zn)) return make_error(Errc::internal, std::string("zstd: ") + ZSTD_getErrorName(zn));
+    Sealed out;
+    out.obj.reserve(kChunkMagic.size() + sealed.size() + zn + crypto::kSealOverhead);
+    out.obj = kChunkMagic;
+    out.obj += sealed;
+    out.obj += crypto::seal(run_key, chunk_ad(id, sealed), {z.data(), zn});
+    out.hash = object_hash(out.obj);
+    return out;
+  };
+  const size_t window = std::max(2u, std::thread::hardware_concurrency());
+  std::deque<InFlight> inflight;
+  std::set<std::string> pending;  // ids in flight
+  auto complete_one = [&]() -> Status {
+    InFlight job = std::move(inflight.front());
+    inflight.pop_front();
+    Result<Sealed> got = make_error(Errc::internal, "out of memory sealing a chunk");
+    try {
+      got = job.sealed.get();
+    } catch (const std::exception&) {  // bad_alloc in the worker
+    }
+    MV_ASSIGN(Sealed s, std::move(got));
+    ChunkRef& ref = job.file->chunks[job.index];
+    ref.stored = s.obj.size();
+    ref.hash = std::move(s.hash);
+    MV_TRY(target.put_unsynced(chunk_name(ref.id), s.obj));
+    rep.new_bytes += ref.size;
+    rep.new_stored += ref.stored;
+    ++rep.new_chunks;
+    pending.erase(ref.id);
+    known.emplace(ref.id, ref);
+    return ok_status();
+  };
+  auto drain = [&]() -> Status {
+    while (!inflight.empty()) MV_TRY(complete_one());
+    return ok_status();
+  };
 
   auto add_chunk = [&](FileEntry& f, std::string_view data) -> Status {
     unsigned char h[32];
@@ -189,23 +240,18 @@ Result<CreateReport> create_backup(vault::Vault& vault, Target& target, const Cr
     rep.bytes += data.size();
     ++rep.chunks;
     f.size += data.size();
+    if (pending.count(ref.id)) MV_TRY(drain());  // the same chunk twice in a run: rare
     if (auto it = known.find(ref.id); it != known.end()) {
       f.chunks.push_back(it->second);
       return ok_status();
     }
-    zbuf.resize(ZSTD_compressBound(data.size()));
-    size_t zn = ZSTD_compressCCtx(zctx.get(), zbuf.data(), zbuf.size(), data.data(), data.size(), opt.zstd_level);
-    if (ZSTD_isError(zn)) return make_error(Errc::internal, std::string("zstd: ") + ZSTD_getErrorName(zn));
-    std::string obj(kChunkMagic);
-    obj += sealed;
-    obj += crypto::seal(run_key, chunk_ad(ref.id, sealed), {zbuf.data(), zn});
-    ref.stored = obj.size();
-    ref.hash = object_hash(obj);
-    MV_TRY(target.put(chunk_name(ref.id), obj));
-    rep.new_bytes += data.size();
-    rep.new_stored += obj.size();
-    ++rep.new_chunks;
-    known.emplace(ref.id, ref);
+    if (inflight.size() >= window) MV_TRY(complete_one());
+    try {
+      inflight.push_back({&f, f.chunks.size(), std::async(std::launch::async, seal_chunk, ref.id, std::string(data))});
+    } catch (const std::exception&) {  // no thread (system_error) or no memory
+      return make_error(Errc::internal, "cannot start a compression thread");
+    }
+    pending.insert(ref.id);
     f.chunks.push_back(std::move(ref));
     return ok_status();
   };
@@ -216,6 +262,7 @@ Result<CreateReport> create_backup(vault::Vault& vault, Target& target, const Cr
     Chunker ch(opt.chunker, gear_key, [&](std::string_view c) { return add_chunk(f, c); });
     MV_TRY(ch.add(bytes));
     MV_TRY(ch.finish());
+    MV_TRY(drain());
     m.files.push_back(std::move(f));
     return ok_status();
   };
@@ -235,6 +282,7 @@ Result<CreateReport> create_backup(vault::Vault& vault, Target& target, const Cr
     ctx.address = "cli";
     MV_ASSIGN(auto snap, vault.snapshot(ctx, [&](std::string_view piece) { return ch.add(piece); }));
     MV_TRY(ch.finish());
+    MV_TRY(drain());
     m.files.push_back(std::move(db));
     MV_TRY(add_file("master.seal", snap.seal));
     m.audit_size = snap.audit_size;
@@ -257,6 +305,7 @@ Result<CreateReport> create_backup(vault::Vault& vault, Target& target, const Cr
   m.new_chunks = rep.new_chunks;
   m.new_stored = rep.new_stored;
   const std::string bytes = sign_manifest(std::move(m), keys.signing_seed);
+  MV_TRY(target.sync());  // every chunk durable before the manifest names it
   MV_TRY(target.put(manifest_name(newest + 1), bytes));
   char rec[32];
   std::snprintf(rec, sizeof rec, "%010llu ", static_cast<unsigned long long>(newest + 1));

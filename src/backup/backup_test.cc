@@ -226,6 +226,52 @@ TEST(DirTarget, PutGetListRemove) {
   EXPECT_FALSE(*(*t)->exists("chunks/ab/abcd"));
 }
 
+TEST(DirTarget, UnsyncedPutsAreObjectsAndSyncSucceeds) {
+  TempDir d;
+  auto t = open_directory_target(d.path() / "repo", true);
+  ASSERT_TRUE(t.ok());
+  EXPECT_TRUE((*t)->sync().ok());  // nothing pending
+  ASSERT_TRUE((*t)->put_unsynced("chunks/cd/cdef", "one").ok());
+  ASSERT_TRUE((*t)->put_unsynced("chunks/cd/cdef", "two").ok());
+  ASSERT_TRUE((*t)->put_unsynced("chunks/ef/ef01", "three").ok());
+  EXPECT_EQ(*(*t)->get("chunks/cd/cdef", 100), "two");
+  ASSERT_TRUE((*t)->sync().ok());
+  auto l = (*t)->list("chunks");
+  ASSERT_TRUE(l.ok());
+  EXPECT_EQ(std::set<std::string>(l->begin(), l->end()), (std::set<std::string>{"chunks/cd/cdef", "chunks/ef/ef01"}));
+  EXPECT_EQ(fs::status(d.path() / "repo/chunks/ef/ef01").permissions() & fs::perms::all,
+            fs::perms::owner_read | fs::perms::owner_write);
+  EXPECT_FALSE((*t)->put_unsynced("../escape", "x").ok());
+}
+
+// Records the order of puts and syncs on top of a directory target.
+class RecordingTarget final : public Target {
+ public:
+  explicit RecordingTarget(Target& inner) : inner_(inner) {}
+  std::string describe() const override { return inner_.describe(); }
+  Result<std::vector<std::string>> list(const std::string& p) override { return inner_.list(p); }
+  Status put(const std::string& n, std::string_view b) override {
+    log.push_back("put " + n.substr(0, n.find('/')) + (unsynced ? " after unsynced chunks" : ""));
+    return inner_.put(n, b);
+  }
+  Status put_unsynced(const std::string& n, std::string_view b) override {
+    unsynced = true;
+    return inner_.put_unsynced(n, b);
+  }
+  Status sync() override {
+    unsynced = false;
+    return inner_.sync();
+  }
+  Result<std::string> get(const std::string& n, size_t m) override { return inner_.get(n, m); }
+  Result<bool> exists(const std::string& n) override { return inner_.exists(n); }
+  Status remove(const std::string& n) override { return inner_.remove(n); }
+  std::vector<std::string> log;
+  bool unsynced = false;
+
+ private:
+  Target& inner_;
+};
+
 // ---- a real vault: create, verify, tamper, restore -------------------------
 
 class BackupVault : public ::testing::Test {
@@ -311,6 +357,21 @@ TEST_F(BackupVault, CreateVerifyRestore) {
   ASSERT_TRUE(read.ok());
   // A non-empty directory is refused.
   EXPECT_EQ(restore_backup(*target_, dir_.path() / "restored", ro).error().code, Errc::conflict);
+}
+
+TEST_F(BackupVault, ChunksAreDurableBeforeTheManifestNamesThem) {
+  RecordingTarget rec(*target_);
+  auto r = create_backup(*vault_, rec, small());
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_GT(r->new_chunks, 10u);  // several in flight at once
+  EXPECT_EQ(rec.log, std::vector<std::string>{"put manifests"});
+  // The chunks written in parallel are the ones the manifest names.
+  VerifyOptions vo;
+  vo.shares = shares({1, 2});
+  auto v = verify_backup(*target_, vo);
+  ASSERT_TRUE(v.ok()) << v.error().message;
+  EXPECT_GT(v->chunks, 10u);
+  EXPECT_LE(v->chunks, r->chunks);  // a chunk repeated within the run is stored once
 }
 
 TEST_F(BackupVault, TamperingIsNamed) {

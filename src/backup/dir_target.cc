@@ -2,7 +2,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
+#include <random>
+#include <set>
 #include <system_error>
+#include <vector>
 
 #include "backup/target.h"
 #include "common/file.h"
@@ -31,6 +36,19 @@ namespace {
 
 Error bad_name(std::string_view name) {
   return make_error(Errc::invalid, "bad object name \"" + std::string(name) + "\"");
+}
+
+Error io_error(const char* what, const fs::path& p) {
+  return make_error(Errc::io, std::string(what) + " " + p.string() + ": " + std::strerror(errno));
+}
+
+Status fsync_path(const fs::path& p, int flags) {
+  int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC | flags);
+  if (fd < 0) return io_error("cannot open", p);
+  int rc = ::fsync(fd);
+  ::close(fd);
+  if (rc != 0) return io_error("cannot sync", p);
+  return ok_status();
 }
 
 class DirTarget final : public Target {
@@ -66,6 +84,64 @@ class DirTarget final : public Target {
     return write_file_atomic(p, bytes, 0600);
   }
 
+  // Temporary file, write-back started (sync_file_range) but not waited
+  // for, rename. sync() is one syncfs(2) of the target's file system (one
+  // journal commit instead of an fsync per chunk file and per chunks/xx
+  // directory: 2 s of a 210 MB backup on this machine), or, if syncfs
+  // fails, an fsync of each file and directory.
+  Status put_unsynced(const std::string& name, std::string_view bytes) override {
+    if (!valid_object_name(name)) return bad_name(name);
+    const fs::path p = root_ / name;
+    std::error_code ec;
+    fs::create_directories(p.parent_path(), ec);
+    if (ec) return make_error(Errc::io, "cannot create " + p.parent_path().string() + ": " + ec.message());
+    fs::path tmp = p;
+    tmp += ".tmp" + std::to_string(std::random_device{}());
+    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) return io_error("cannot create", tmp);
+    for (size_t off = 0; off < bytes.size();) {
+      ssize_t n = ::write(fd, bytes.data() + off, bytes.size() - off);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) {
+        auto e = io_error("cannot write", tmp);
+        ::close(fd);
+        ::unlink(tmp.c_str());
+        return e;
+      }
+      off += static_cast<size_t>(n);
+    }
+    ::sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+    ::close(fd);
+    if (::rename(tmp.c_str(), p.c_str()) != 0) {
+      auto e = io_error("cannot rename onto", p);
+      ::unlink(tmp.c_str());
+      return e;
+    }
+    unsynced_files_.push_back(p);
+    return ok_status();
+  }
+
+  Status sync() override {
+    if (unsynced_files_.empty()) return ok_status();
+    int fd = ::open(root_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    bool done = fd >= 0 && ::syncfs(fd) == 0;
+    if (fd >= 0) ::close(fd);
+    if (!done) {
+      std::set<fs::path> dirs;
+      for (const auto& f : unsynced_files_) {
+        MV_TRY(fsync_path(f, 0));
+        // chunks/ab/ may be new: its parent's entry too.
+        for (fs::path d = f.parent_path(); d != root_.parent_path() && !d.empty(); d = d.parent_path()) {
+          dirs.insert(d);
+          if (d == root_) break;
+        }
+      }
+      for (const auto& d : dirs) MV_TRY(fsync_path(d, O_DIRECTORY));
+    }
+    unsynced_files_.clear();
+    return ok_status();
+  }
+
   Result<std::string> get(const std::string& name, size_t max_size) override {
     if (!valid_object_name(name)) return bad_name(name);
     const fs::path p = root_ / name;
@@ -92,6 +168,7 @@ class DirTarget final : public Target {
 
  private:
   fs::path root_;
+  std::vector<fs::path> unsynced_files_;
 };
 
 }  // namespace

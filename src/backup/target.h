@@ -30,6 +30,14 @@ class Target {
   // Atomic: readers see the old object or the whole new one (temporary name,
   // then rename). Folders are created as needed.
   virtual Status put(const std::string& name, std::string_view bytes) = 0;
+  // As put, but the object is durable only after the next sync(): a backup
+  // writes its many chunks this way and syncs once, before the manifest that
+  // names them (one fsync per chunk and directory cost more than the
+  // compression). A crash before sync() may leave a torn object under its
+  // final name; no manifest names it, and a later put replaces it.
+  virtual Status put_unsynced(const std::string& name, std::string_view bytes) { return put(name, bytes); }
+  // Makes every object put_unsynced so far durable.
+  virtual Status sync() { return ok_status(); }
   // Errc::not_found if absent; Errc::too_large beyond max_size.
   virtual Result<std::string> get(const std::string& name, size_t max_size) = 0;
   virtual Result<bool> exists(const std::string& name) = 0;

@@ -20,7 +20,9 @@
 #include "common/file.h"
 #include "crypto/secret.h"
 #include "demo/generator.h"
+#include "fhir/datetime.h"
 #include "http/server.h"
+#include "http/tls.h"
 #include "store/store.h"
 #include "vault/vault.h"
 
@@ -51,6 +53,14 @@ mv::crypto::Argon2Params argon2_params() {
 }
 
 // "90s", "30m", "8h", "90d" or plain seconds.
+// The end of a UTC day "YYYY-MM-DD" in ms, or 0 for "".
+mv::Result<int64_t> expiry_ms(const std::string& date) {
+  if (date.empty()) return int64_t{0};
+  auto r = mv::fhir::is_fhir_date(date) && date.size() == 10 ? mv::fhir::parse_time_range(date) : std::nullopt;
+  if (!r) return mv::make_error(mv::Errc::invalid, "expiry must be a date YYYY-MM-DD");
+  return r->end_ms;
+}
+
 mv::Result<int64_t> parse_duration_ms(const std::string& s) {
   if (s.empty()) return mv::make_error(mv::Errc::invalid, "empty duration");
   size_t pos = 0;
@@ -177,7 +187,19 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0, 86400));
   serve->add_option("--witness-file", serve_witness_file,
                     "write each new signed checkpoint to this file (atomically), for an external witness");
+  serve->add_option("--public-url", serve_opts.public_url,
+                    "https://HOST[:PORT] browsers use (passkeys' rpId is HOST); default https://localhost:PORT");
+  std::string session_idle = "15m", session_max = "12h";
+  serve->add_option("--session-idle", session_idle, "end sessions unused for this long (e.g. 15m)");
+  serve->add_option("--session-max", session_max, "end sessions this long after sign-in (e.g. 12h)");
+  serve->add_option("--client-ca", serve_opts.client_ca, "CA certificates (PEM) of client certificates (mutual TLS)");
+  serve->add_option("--client-crl", serve_opts.client_crl, "revocation list (PEM) of that CA");
   serve->callback([&] {
+    for (auto [text, out] : {std::pair{&session_idle, &serve_opts.session_idle_s}, std::pair{&session_max, &serve_opts.session_max_s}}) {
+      auto ms = parse_duration_ms(*text);
+      if (!ms.ok()) { rc = fail(ms.error()); return; }
+      *out = *ms / 1000;
+    }
     auto v = serve_c.open();
     if (!v.ok()) { rc = fail(v.error()); return; }
     std::unique_ptr<mv::audit::SyslogForwarder> forwarder;  // stopped before the vault closes
@@ -493,11 +515,19 @@ int main(int argc, char** argv) {
   uadd->add_option("--organization", access_link.organization, "Organization id of an outside organisation's account");
   uadd->add_option("--patient", access_link.patient, "Patient id of a patient (portal) account");
   uadd->add_option("--grant", access_link.grants, "sensitivity grant: R, V, PSY, HIV, ... or * (docs/access-policy.md)");
+  std::string add_expires;
+  uadd->add_option("--expires", add_expires, "last day the account works (YYYY-MM-DD, UTC)");
   uadd->callback([&] {
+    auto until = expiry_ms(add_expires);
+    if (!until.ok()) { rc = fail(until.error()); return; }
     auto v = user_c.open();
     if (!v.ok()) { rc = fail(v.error()); return; }
     auto st = (*v)->accounts().add_user(admin_ctx(), username, role, scopes);
     if (!st.ok()) { rc = fail(st.error()); return; }
+    if (*until) {
+      st = (*v)->accounts().set_expiry(admin_ctx(), username, *until);
+      if (!st.ok()) { rc = fail(st.error()); return; }
+    }
     if (!access_link.practitioner.empty() || !access_link.organization.empty() || !access_link.patient.empty() || !access_link.grants.empty()) {
       st = (*v)->accounts().set_access(admin_ctx(), username, access_link);
       if (!st.ok()) { rc = fail(st.error()); return; }
@@ -516,6 +546,62 @@ int main(int argc, char** argv) {
     if (!secret.ok()) { rc = fail(secret.error()); return; }
     // The secret goes to stdout once, for the authenticator app; never to argv or logs.
     std::printf("%s\n", secret->c_str());
+  });
+  auto* upass = user->add_subcommand("set-password",
+                                     "set an account's password (from --password-file, MEDVAULT_NEW_PASSWORD or a prompt)");
+  Common upass_c;
+  std::string pass_user, pass_file;
+  upass_c.add_to(upass);
+  upass->add_option("username", pass_user, "user name")->required();
+  upass->add_option("--password-file", pass_file, "file whose first line is the new password");
+  upass->callback([&] {
+    auto v = upass_c.open();
+    if (!v.ok()) { rc = fail(v.error()); return; }
+    auto pw = mv::cli::read_passphrase(pass_file, "MEDVAULT_NEW_PASSWORD", "New password: ", true);
+    if (!pw.ok()) { rc = fail(pw.error()); return; }
+    auto st = (*v)->sessions()->set_password(admin_ctx(), pass_user, pw->view());
+    if (!st.ok()) { rc = fail(st.error()); return; }
+    std::printf("password of %s set\n", pass_user.c_str());
+  });
+  auto* ucert = user->add_subcommand("cert-add", "map a client certificate (mutual TLS, smart card) to an account");
+  Common ucert_c;
+  std::string cert_user, cert_file;
+  ucert_c.add_to(ucert);
+  ucert->add_option("username", cert_user, "user name")->required();
+  ucert->add_option("--cert", cert_file, "the client certificate (PEM)")->required();
+  ucert->callback([&] {
+    auto fp = mv::http::certificate_file_sha256(cert_file);
+    if (!fp.ok()) { rc = fail(fp.error()); return; }
+    auto v = ucert_c.open();
+    if (!v.ok()) { rc = fail(v.error()); return; }
+    auto st = (*v)->sessions()->add_certificate(admin_ctx(), cert_user, *fp);
+    if (!st.ok()) { rc = fail(st.error()); return; }
+    std::printf("certificate %s mapped to %s\n", fp->substr(0, 16).c_str(), cert_user.c_str());
+  });
+  auto* ureset = user->add_subcommand("reset-factors", "forget an account's authenticator app, passkeys and recovery codes (lost device); ends its sessions");
+  Common ureset_c;
+  std::string reset_user;
+  ureset_c.add_to(ureset);
+  ureset->add_option("username", reset_user, "user name")->required();
+  ureset->callback([&] {
+    auto v = ureset_c.open();
+    if (!v.ok()) { rc = fail(v.error()); return; }
+    auto st = (*v)->sessions()->reset_factors(admin_ctx(), reset_user);
+    if (!st.ok()) rc = fail(st.error());
+  });
+  auto* uexp = user->add_subcommand("set-expiry", "set the last day an account works (YYYY-MM-DD, UTC), or \"never\"");
+  Common uexp_c;
+  std::string exp_user, exp_date;
+  uexp_c.add_to(uexp);
+  uexp->add_option("username", exp_user, "user name")->required();
+  uexp->add_option("date", exp_date, "YYYY-MM-DD or never")->required();
+  uexp->callback([&] {
+    auto until = expiry_ms(exp_date == "never" ? "" : exp_date);
+    if (!until.ok()) { rc = fail(until.error()); return; }
+    auto v = uexp_c.open();
+    if (!v.ok()) { rc = fail(v.error()); return; }
+    auto st = (*v)->accounts().set_expiry(admin_ctx(), exp_user, *until);
+    if (!st.ok()) rc = fail(st.error());
   });
   auto* ulist = user->add_subcommand("list", "list accounts");
   Common ulist_c;

@@ -18,6 +18,7 @@ enum class Errc {
   unsupported_media,
   unauthenticated,
   forbidden,
+  throttled,          // too many failed sign-ins: wait (Retry-After)
   integrity,          // ciphertext or audit chain failed verification
   sealed,             // wrong passphrase / key file / shares, or corrupt sealed key
   io,                 // file system or database failure
@@ -44,6 +45,7 @@ constexpr ErrorInfo kErrorCatalogue[] = {
     {Errc::unsupported_media, "unsupported-media-type", 415, "not-supported", 2},
     {Errc::unauthenticated, "unauthenticated", 401, "login", 5},
     {Errc::forbidden, "forbidden", 403, "forbidden", 5},
+    {Errc::throttled, "throttled", 429, "throttled", 5},
     {Errc::integrity, "integrity", 500, "exception", 6},
     {Errc::sealed, "sealed", 401, "security", 7},
     {Errc::io, "io", 500, "exception", 8},

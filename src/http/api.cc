@@ -1,15 +1,19 @@
 #include "http/api.h"
 
+#include <openssl/crypto.h>
+
 #include <boost/json.hpp>
 #include <boost/json/serialize.hpp>
 #include <cctype>
 
 #include "access/policy.h"
 #include "common/clock.h"
+#include "http/auth_api.h"
 #include "http/fhir_handlers.h"
 #include "http/log.h"
 #include "http/outcome.h"
 #include "http/router.h"
+#include "http/static_files.h"
 
 namespace medvault::http {
 
@@ -29,6 +33,11 @@ bool is_purpose_code(std::string_view s) {
   for (char c : s)
     if (c < 'A' || c > 'Z') return false;
   return true;
+}
+
+// Constant-time comparison of two secrets (the CSRF token).
+bool same_secret(std::string_view a, std::string_view b) {
+  return !a.empty() && a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
 Response unauthenticated(const Request& req, bool token_given) {
@@ -166,6 +175,15 @@ Response Api::dispatch(const Request& req) {
       r.set("Content-Type", "application/json");
       r.body = R"({"status":"ok"})";
       return r;
+    case RouteKind::web: {
+      // The staff web app: public files, no subject, nothing audited; the
+      // data comes later from the authenticated API.
+      const StaticFile* f = find_static(route.id.empty() ? "/" : "/static/" + route.id);
+      if (!f) return finish(error_response(make_error(Errc::not_found, "no such file"), req.request_id));
+      r.set("Content-Type", std::string(f->content_type));
+      r.body = std::string(f->body);
+      return r;
+    }
     default:
       break;
   }
@@ -183,11 +201,34 @@ Response Api::dispatch(const Request& req) {
     return r;
   }
 
-  // Everything below needs a subject (metrics only off loopback).
+  // A browser request made by another site's page: refused whatever it is
+  // (with SameSite=Strict cookies it would carry no session anyway).
+  if (!req.origin.empty() && !opts_.origin.empty() && req.origin != opts_.origin)
+    return finish(error_response(make_error(Errc::forbidden, "cross-origin request refused"), req.request_id));
+  vault::Sessions* sessions = vault_.sessions();
+  if (route.kind == RouteKind::api && sessions)
+    if (auto r = handle_sign_in(*sessions, req, target->segments)) return finish(std::move(*r));
+
+  // Everything below needs a subject (metrics only off loopback): a bearer
+  // token, else a session cookie.
   const std::string_view token = bearer_token(req.authorization);
   std::optional<access::Subject> subject;
+  std::optional<vault::SessionInfo> session;
   const bool need_subject = route.kind != RouteKind::metrics || !req.client_loopback;
-  if (need_subject) {
+  if (need_subject && req.authorization.empty() && !req.session_cookie.empty() && sessions) {
+    auto s = sessions->session(req.session_cookie, req.client_address);
+    if (!s) return finish(error_response(s.error(), req.request_id));
+    // Cookie-authenticated writes must prove they come from our own page.
+    if (req.method != "GET" && !same_secret(req.csrf, s->csrf))
+      return finish(error_response(make_error(Errc::forbidden, "missing or wrong X-CSRF-Token"), req.request_id));
+    const bool auth_path = target->segments.size() >= 2 && target->segments[1] == "auth";
+    if (s->enrol_required && !(route.kind == RouteKind::api && auth_path))
+      return finish(error_response(
+          make_error(Errc::forbidden, "set up a second factor (authenticator app or passkey) first"),
+          req.request_id));
+    subject = s->subject;
+    session = std::move(*s);
+  } else if (need_subject) {
     // Every failed authentication, a missing or non-Bearer credential
     // included, is audited (with the client address) by authenticate_bearer.
     auto s = vault_.accounts().authenticate_bearer(token, req.client_address);
@@ -219,7 +260,7 @@ Response Api::dispatch(const Request& req) {
       }
       return finish(break_glass(ctx, req));
     }
-    return finish(error_response(make_error(Errc::not_found, "no such endpoint"), req.request_id));
+    return finish(handle_account_api(vault_, ctx, session ? &*session : nullptr, req, target->segments));
   }
   if (!req.purpose_of_use.empty()) {
     if (!is_purpose_code(req.purpose_of_use))

@@ -17,6 +17,9 @@ struct ApiOptions {
   // Host for absolute URLs (Location, fullUrl, paging links) when the request
   // has no usable Host header, e.g. "127.0.0.1:8443".
   std::string default_host = "localhost";
+  // The server's own origin (https://HOST[:PORT]); a request whose Origin
+  // header names another is refused. Empty: no check (unit tests).
+  std::string origin;
 };
 
 class Api {

@@ -48,7 +48,7 @@ class ApiTest : public ::testing::Test {
 
   testing::FakeVault vault;
   Metrics metrics;
-  Api api{vault, metrics, ApiOptions{1024 * 1024, "localhost:8443"}};
+  Api api{vault, metrics, ApiOptions{1024 * 1024, "localhost:8443", ""}};
   std::string address = "10.1.2.3", if_match, prefer, purpose, accept;
   int n_ = 0;
 };

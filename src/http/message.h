@@ -25,6 +25,10 @@ struct Request {
   std::string purpose_of_use;  // X-Purpose-Of-Use
   std::string step_up;         // X-Step-Up: a fresh TOTP code (break-the-glass)
   std::string host;
+  std::string origin;          // Origin (browsers send it on cross-site and on non-GET requests)
+  std::string session_cookie;  // the __Host-mv_session cookie's value, if any
+  std::string csrf;            // X-CSRF-Token
+  std::string client_cert_sha256;  // hex SHA-256 of a client certificate the TLS layer verified
   std::string body;
   std::string client_address;  // IP address of the peer
   bool client_loopback = false;  // the peer is on the loopback interface

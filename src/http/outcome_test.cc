@@ -14,7 +14,7 @@ TEST(Outcome, EveryErrcMapsToItsCatalogueStatus) {
       {Errc::invalid, 400},      {Errc::unprocessable, 422},       {Errc::not_found, 404},
       {Errc::gone, 410},         {Errc::conflict, 409},            {Errc::precondition_failed, 412},
       {Errc::too_large, 413},    {Errc::unsupported_media, 415},   {Errc::unauthenticated, 401},
-      {Errc::forbidden, 403},    {Errc::integrity, 500},           {Errc::io, 500},
+      {Errc::forbidden, 403},    {Errc::throttled, 429},           {Errc::integrity, 500},  {Errc::io, 500},
       {Errc::unavailable, 503},  {Errc::internal, 500},
   };
   for (auto [code, status] : expected) {

@@ -114,7 +114,15 @@ Route match_route(std::string_view method, const std::vector<std::string>& seg) 
       if (m == method) { r.kind = k; break; }
   };
   const size_t n = seg.size();
-  if (n == 0) return r;
+  if (n == 0) {
+    allow("/", "GET, HEAD", {{"GET", RouteKind::web}, {"HEAD", RouteKind::web}});
+    return r;
+  }
+  if (seg[0] == "static" && n == 2) {
+    allow("/static/{file}", "GET, HEAD", {{"GET", RouteKind::web}, {"HEAD", RouteKind::web}});
+    r.id = seg[1];
+    return r;
+  }
   if (seg[0] == "healthz" && n == 1) {
     allow("/healthz", "GET", {{"GET", RouteKind::healthz}});
     return r;

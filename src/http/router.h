@@ -48,6 +48,7 @@ enum class RouteKind {
   vread,             // GET /fhir/{type}/{id}/_history/{vid}
   everything,        // GET|POST /fhir/Patient/{id}/$everything
   api,               // anything under /api (no endpoints yet)
+  web,               // GET|HEAD / and /static/{file}: the staff web app (file name in Route::id)
   not_found,
   method_not_allowed,
 };

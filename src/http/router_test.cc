@@ -126,13 +126,13 @@ TEST(MatchRoute, FhirInteractions) {
       {"GET", "/fhir/Patient/p1/_history/3", RouteKind::vread, "/fhir/{type}/{id}/_history/{vid}"},
       {"GET", "/fhir/Patient/p1/$everything", RouteKind::everything, "/fhir/Patient/{id}/$everything"},
       {"GET", "/api/users", RouteKind::api, "/api/*"},
-      {"GET", "/", RouteKind::not_found, "unmatched"},
+      {"GET", "/", RouteKind::web, "/"},
       {"GET", "/fhir/Observation/o1/$everything", RouteKind::not_found, "unmatched"},
       {"GET", "/fhir/Patient/$validate", RouteKind::not_found, "unmatched"},
       {"GET", "/fhir/$export", RouteKind::not_found, "unmatched"},
       {"GET", "/fhir/Patient/p1/_history/3/x", RouteKind::not_found, "unmatched"},
       {"GET", "/fhir/Patient/p1/other", RouteKind::not_found, "unmatched"},
-      {"GET", "/static/app.js", RouteKind::not_found, "unmatched"},
+      {"GET", "/static/app.js", RouteKind::web, "/static/{file}"},
   };
   for (const auto& c : cases) {
     Route r = route(c.method, c.target);
@@ -155,6 +155,30 @@ TEST(MatchRoute, WrongMethodIs405WithAllow) {
   EXPECT_EQ(route("GET", "/fhir").kind, RouteKind::method_not_allowed);
   EXPECT_EQ(route("get", "/fhir/Patient").kind, RouteKind::method_not_allowed);  // case-sensitive
   EXPECT_EQ(route("POST", "/healthz").kind, RouteKind::method_not_allowed);
+}
+
+TEST(MatchRoute, WebAppFilesByGetAndHeadOnly) {
+  for (const char* m : {"GET", "HEAD"}) {
+    EXPECT_EQ(route(m, "/").kind, RouteKind::web) << m;
+    Route r = route(m, "/static/app.css");
+    EXPECT_EQ(r.kind, RouteKind::web) << m;
+    EXPECT_EQ(r.id, "app.css");
+    EXPECT_EQ(r.tmpl, "/static/{file}");
+  }
+  for (const char* target : {"/", "/static/app.js"}) {
+    for (const char* m : {"POST", "PUT", "DELETE", "OPTIONS", "get"}) {
+      Route r = route(m, target);
+      EXPECT_EQ(r.kind, RouteKind::method_not_allowed) << m << " " << target;
+      EXPECT_EQ(r.allow, "GET, HEAD");
+    }
+  }
+  // One flat directory: nothing deeper, and /static itself is no file.
+  EXPECT_EQ(route("GET", "/static").kind, RouteKind::not_found);
+  EXPECT_EQ(route("GET", "/static/a/b.js").kind, RouteKind::not_found);
+  EXPECT_EQ(route("GET", "/index.html").kind, RouteKind::not_found);
+  // An encoded slash or dot-dot stays a file name that no file has.
+  EXPECT_EQ(route("GET", "/static/..%2Fvault.db").id, "../vault.db");
+  EXPECT_FALSE(parse_target("/static/..").ok());
 }
 
 }  // namespace

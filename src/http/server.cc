@@ -66,6 +66,20 @@ std::string new_request_id() {
   return id;
 }
 
+// The session cookie's value in a Cookie header ("a=b; __Host-mv_session=v").
+std::string session_cookie(std::string_view header) {
+  static constexpr std::string_view kName = "__Host-mv_session=";
+  while (!header.empty()) {
+    const size_t end = header.find(';');
+    std::string_view pair = header.substr(0, end);
+    while (!pair.empty() && pair.front() == ' ') pair.remove_prefix(1);
+    if (pair.starts_with(kName)) return std::string(pair.substr(kName.size(), 128));
+    if (end == std::string_view::npos) break;
+    header.remove_prefix(end + 1);
+  }
+  return {};
+}
+
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket&& socket, Shared& shared)
@@ -97,6 +111,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void on_handshake(beast::error_code ec) {
     if (ec) return;  // failed or timed out: the socket closes with the session
+    if (!sh_.opts.client_ca.empty()) client_cert_ = verified_peer_sha256(stream_.native_handle());
     do_read();
   }
 
@@ -173,6 +188,10 @@ class Session : public std::enable_shared_from_this<Session> {
     req.purpose_of_use = std::string(msg["X-Purpose-Of-Use"]);
     req.step_up = std::string(msg["X-Step-Up"]);
     req.host = std::string(msg[bhttp::field::host]);
+    req.origin = std::string(msg[bhttp::field::origin]);
+    req.csrf = std::string(msg["X-CSRF-Token"]);
+    req.session_cookie = session_cookie(msg[bhttp::field::cookie]);
+    req.client_cert_sha256 = client_cert_;
     req.body = std::move(msg.body());
     req.client_address = address_;
     req.client_loopback = loopback_;
@@ -249,6 +268,7 @@ class Session : public std::enable_shared_from_this<Session> {
   bhttp::response<bhttp::empty_body> continue_;
   bhttp::response<bhttp::string_body> res_;
   std::string address_ = "unknown";
+  std::string client_cert_;  // verified client certificate's SHA-256, if any
   bool loopback_ = false;
   bool first_ = true;
   Clock::time_point start_ = Clock::now();
@@ -297,6 +317,27 @@ class Listener : public std::enable_shared_from_this<Listener> {
   Shared& sh_;
 };
 
+// rpId and origin from --public-url: https, a host name (no IP literal:
+// WebAuthn refuses them as rpId), an optional port, no path.
+Status public_origin(const std::string& url, vault::SessionSettings& s) {
+  const Error bad = make_error(Errc::invalid, "--public-url must be https://HOST[:PORT] with a host name");
+  if (!url.starts_with("https://") || url.size() > 300) return bad;
+  std::string_view rest = std::string_view(url).substr(8);
+  if (rest.ends_with("/")) rest.remove_suffix(1);
+  const size_t colon = rest.find(':');
+  const std::string_view host = rest.substr(0, colon);
+  if (host.empty() || host.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789.-") != std::string_view::npos ||
+      host.find_first_not_of("0123456789.") == std::string_view::npos)
+    return bad;
+  if (colon != std::string_view::npos) {
+    const std::string_view port = rest.substr(colon + 1);
+    if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string_view::npos) return bad;
+  }
+  s.rp_id = std::string(host);
+  s.origin = "https://" + std::string(rest);
+  return ok_status();
+}
+
 Result<tcp::endpoint> parse_listen(const std::string& listen) {
   const size_t colon = listen.rfind(':');
   if (colon == std::string::npos) return make_error(Errc::invalid, "listen address must be HOST:PORT");
@@ -324,6 +365,10 @@ Status serve(vault::Vault& vault, const ServeOptions& opts, std::function<void(u
     if (shared.opts.cert.empty()) shared.opts.cert = vault.dir() / "tls" / "cert.pem";
     if (shared.opts.key.empty()) shared.opts.key = vault.dir() / "tls" / "key.pem";
     MV_TRY(configure_server_tls(shared.tls.native_handle(), shared.opts.cert, shared.opts.key));
+    if (!opts.client_ca.empty())
+      MV_TRY(configure_client_verification(shared.tls.native_handle(), opts.client_ca, opts.client_crl));
+    else if (!opts.client_crl.empty())
+      return make_error(Errc::invalid, "a client CRL needs the client CA (--client-ca)");
 
     // Handlers block while their audit entry is made durable (group commit,
     // one fsync per batch). With only one thread per core a batch holds at
@@ -349,6 +394,15 @@ Status serve(vault::Vault& vault, const ServeOptions& opts, std::function<void(u
                              : addr.is_v6()        ? "[" + addr.to_string() + "]"
                                                    : addr.to_string();
     api_opts.default_host = host + ":" + std::to_string(port);
+    vault::SessionSettings settings;
+    MV_TRY(public_origin(opts.public_url.empty() ? "https://localhost:" + std::to_string(port) : opts.public_url,
+                         settings));
+    settings.idle_ms = opts.session_idle_s * 1000;
+    settings.max_ms = opts.session_max_s * 1000;
+    if (settings.idle_ms <= 0 || settings.max_ms <= 0)
+      return make_error(Errc::invalid, "session timeouts must be positive");
+    if (auto* sessions = vault.sessions()) sessions->configure(settings);
+    api_opts.origin = settings.origin;
     shared.api = std::make_unique<Api>(vault, shared.metrics, std::move(api_opts));
 
     auto listener = std::make_shared<Listener>(ioc, std::move(acceptor), shared);

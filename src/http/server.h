@@ -26,6 +26,16 @@ struct ServeOptions {
   size_t max_connections = 1024;          // more are closed at once
   int idle_timeout_s = 30;                // keep-alive wait and body read
   int header_timeout_s = 10;              // TLS handshake, and the first request's headers
+  // The origin browsers use, https://HOST[:PORT]: WebAuthn's rpId is HOST,
+  // and requests with another Origin are refused. Default
+  // https://localhost:<listening port>.
+  std::string public_url;
+  int64_t session_idle_s = 15 * 60;       // sessions end after this long unused
+  int64_t session_max_s = 12 * 60 * 60;   // and this long after sign-in
+  // Mutual TLS: client certificates are requested (optional) and verified
+  // against these CA certificates (PEM) and, if given, this CRL (PEM);
+  // a revoked or unverifiable certificate fails the handshake.
+  std::filesystem::path client_ca, client_crl;
 };
 
 // Serves until SIGINT or SIGTERM, then stops accepting, closes connections

@@ -79,6 +79,59 @@ Status configure_server_tls(SSL_CTX* ctx, const std::filesystem::path& cert_chai
   return ok_status();
 }
 
+Status configure_client_verification(SSL_CTX* ctx, const std::filesystem::path& ca,
+                                     const std::filesystem::path& crl) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(ca, ec))
+    return make_error(Errc::io, "cannot read the client CA file " + ca.string());
+  if (SSL_CTX_load_verify_locations(ctx, ca.c_str(), nullptr) != 1)
+    return make_error(Errc::invalid, "unusable client CA file " + ca.string() + ": " + openssl_reason());
+  // The CA names sent in the CertificateRequest, so clients pick the right card.
+  if (STACK_OF(X509_NAME)* names = SSL_load_client_CA_file(ca.c_str())) SSL_CTX_set_client_CA_list(ctx, names);
+  if (!crl.empty()) {
+    if (!std::filesystem::is_regular_file(crl, ec))
+      return make_error(Errc::io, "cannot read the client CRL file " + crl.string());
+    X509_STORE* store = SSL_CTX_get_cert_store(ctx);
+    X509_LOOKUP* lookup = X509_STORE_add_lookup(store, X509_LOOKUP_file());
+    if (!lookup || X509_load_crl_file(lookup, crl.c_str(), X509_FILETYPE_PEM) < 1)
+      return make_error(Errc::invalid, "unusable client CRL file " + crl.string() + ": " + openssl_reason());
+    X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK);
+  }
+  // Optional at the TLS level: requests without a certificate go on with
+  // other credentials; a certificate that does not verify ends the handshake.
+  SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
+  return ok_status();
+}
+
+namespace {
+std::string sha256_hex(X509* cert) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  if (X509_digest(cert, EVP_sha256(), md, &n) != 1) return {};
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned i = 0; i < n; ++i) {
+    out += kHex[md[i] >> 4];
+    out += kHex[md[i] & 15];
+  }
+  return out;
+}
+}  // namespace
+
+std::string verified_peer_sha256(SSL* ssl) {
+  X509* cert = SSL_get0_peer_certificate(ssl);
+  if (!cert || SSL_get_verify_result(ssl) != X509_V_OK) return {};
+  return sha256_hex(cert);
+}
+
+Result<std::string> certificate_file_sha256(const std::filesystem::path& pem) {
+  BioPtr bio(BIO_new_file(pem.c_str(), "r"));
+  if (!bio) return make_error(Errc::io, "cannot read " + pem.string());
+  X509Ptr cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
+  if (!cert) return make_error(Errc::invalid, pem.string() + " holds no PEM certificate: " + openssl_reason());
+  return sha256_hex(cert.get());
+}
+
 Status create_self_signed(const std::filesystem::path& tls_dir) {
   const auto cert_path = tls_dir / "cert.pem";
   const auto key_path = tls_dir / "key.pem";

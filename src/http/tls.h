@@ -5,6 +5,7 @@
 #include <openssl/types.h>
 
 #include <filesystem>
+#include <string>
 #include <string_view>
 
 #include "common/result.h"
@@ -27,5 +28,21 @@ inline constexpr std::string_view kGroups = "X25519:P-256:P-384";
 // Errc::invalid when the certificate or key is unusable.
 Status configure_server_tls(SSL_CTX* ctx, const std::filesystem::path& cert_chain,
                             const std::filesystem::path& key);
+
+// Asks clients for a certificate (optional: a client without one still
+// connects) and verifies any certificate presented against the CA
+// certificates in `ca` (PEM) and, unless `crl` is empty, the revocation list
+// in `crl` (PEM): a revoked, expired or foreign certificate fails the
+// handshake. Errc::io / Errc::invalid for unreadable or unusable files.
+Status configure_client_verification(SSL_CTX* ctx, const std::filesystem::path& ca,
+                                     const std::filesystem::path& crl);
+
+// Lower-case hex SHA-256 of the DER certificate the peer presented and the
+// handshake verified, or "" when there is none.
+std::string verified_peer_sha256(SSL* ssl);
+
+// The same fingerprint of the first certificate in a PEM file (to map a
+// client certificate to an account). Errc::io / Errc::invalid.
+Result<std::string> certificate_file_sha256(const std::filesystem::path& pem);
 
 }  // namespace medvault::http

@@ -513,6 +513,13 @@ class PgTransaction final : public Transaction {
     return ok_status();
   }
 
+  Result<bool> delete_meta(const std::string& key) override {
+    Params p;
+    p.bytes(key);
+    MV_ASSIGN(auto r, run("DELETE FROM meta WHERE key=$1", p, "delete meta"));
+    return affected(r.get()) > 0;
+  }
+
   Status put_audit_checkpoint(const AuditCheckpointRow& c) override {
     Params p;
     p.u64(c.size).i64(c.time_ms).bytes(c.note).bytes(c.frontier);

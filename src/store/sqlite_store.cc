@@ -368,6 +368,14 @@ class SqliteTransaction final : public Transaction {
     return ok_status();
   }
 
+  Result<bool> delete_meta(const std::string& key) override {
+    MV_ASSIGN(sqlite3_stmt * st, c_.stmt("DELETE FROM meta WHERE key=?1"));
+    Reset r{st};
+    bind_text(st, 1, key);
+    if (sqlite3_step(st) != SQLITE_DONE) return db_error(c_.db(), "delete meta");
+    return sqlite3_changes(c_.db()) > 0;
+  }
+
   Status put_audit_checkpoint(const AuditCheckpointRow& c) override {
     MV_ASSIGN(sqlite3_stmt * st,
               c_.stmt("INSERT OR IGNORE INTO audit_checkpoint(size,time,note,frontier) "

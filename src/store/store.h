@@ -142,6 +142,10 @@ class Transaction {
   virtual Status rewrap_dek(uint64_t key_id, uint32_t kek_version, const std::string& wrapped) = 0;
   virtual Status append_audit(const std::vector<AuditRow>& rows) = 0;
   virtual Status put_meta(const std::string& key, const std::string& value) = 0;
+  // Deletes a meta pair; false if there was none. Under the one-writer lock
+  // this is a test-and-delete: single-use values (sign-in ceremonies) are
+  // consumed by exactly one transaction.
+  virtual Result<bool> delete_meta(const std::string& key) = 0;
   // Stores a checkpoint; a row of the same size already stored is kept (the
   // first checkpoint of a size is evidence, never overwritten).
   virtual Status put_audit_checkpoint(const AuditCheckpointRow& row) = 0;

@@ -124,6 +124,26 @@ TEST_P(StoreConformance, UncommittedTransactionRollsBack) {
   put(row("Patient", "a", 1));
 }
 
+TEST_P(StoreConformance, DeleteMetaConsumesOnce) {
+  {
+    auto txn = store_->begin();
+    ASSERT_TRUE(txn.ok());
+    ASSERT_TRUE((*txn)->put_meta("ceremony/x", "c").ok());
+    ASSERT_TRUE((*txn)->commit().ok());
+  }
+  for (bool expected : {true, false}) {
+    auto txn = store_->begin();
+    ASSERT_TRUE(txn.ok());
+    auto gone = (*txn)->delete_meta("ceremony/x");
+    ASSERT_TRUE(gone.ok());
+    EXPECT_EQ(*gone, expected);
+    ASSERT_TRUE((*txn)->commit().ok());
+  }
+  auto m = store_->meta("ceremony/x");
+  ASSERT_TRUE(m.ok());
+  EXPECT_FALSE(m->has_value());
+}
+
 TEST_P(StoreConformance, TransactionSeesItsOwnWrites) {
   auto txn = store_->begin();
   ASSERT_TRUE(txn.ok());

@@ -9,30 +9,13 @@
 #include "auth/totp.h"
 #include "crypto/aead.h"
 #include "fhir/json.h"
+#include "vault/account_data.h"
 #include "vault/core.h"
 
 namespace medvault::vault {
 namespace {
 
 namespace bj = boost::json;
-
-std::string b64(std::string_view raw) {
-  std::string out(sodium_base64_ENCODED_LEN(raw.size(), sodium_base64_VARIANT_ORIGINAL), '\0');
-  sodium_bin2base64(out.data(), out.size(), reinterpret_cast<const unsigned char*>(raw.data()), raw.size(),
-                    sodium_base64_VARIANT_ORIGINAL);
-  out.pop_back();
-  return out;
-}
-
-std::optional<std::string> unb64(std::string_view text) {
-  std::string out(text.size(), '\0');
-  size_t len = 0;
-  if (sodium_base642bin(reinterpret_cast<unsigned char*>(out.data()), out.size(), text.data(), text.size(),
-                        nullptr, &len, nullptr, sodium_base64_VARIANT_ORIGINAL) != 0)
-    return std::nullopt;
-  out.resize(len);
-  return out;
-}
 
 // The key sealing step-up secrets: derived from the session key (itself a
 // master-key derivative), so it exists only while the vault is unsealed.
@@ -140,7 +123,8 @@ Status step_up_ok(Core& c, const RequestContext& ctx, std::string_view code) {
   const Error refused = make_error(Errc::unauthenticated, "step-up authentication failed");
   if (code.empty()) return refused;
   MV_ASSIGN(auto value, c.store->meta("step-up/" + user));
-  if (!value) return refused;
+  // Without a step-up authenticator of its own, the account's sign-in TOTP serves.
+  if (!value) return c.sessions ? c.sessions->step_up(ctx, code) : Status(refused);
   boost::system::error_code ec;
   auto v = bj::parse(*value, ec);
   if (ec || !v.is_object()) return refused;

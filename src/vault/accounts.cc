@@ -6,8 +6,10 @@
 #include <boost/json.hpp>
 
 #include "access/facts.h"
+#include "common/clock.h"
 #include "fhir/resource.h"
 #include "vault/access_facts.h"
+#include "vault/account_data.h"
 #include "vault/core.h"
 
 namespace medvault::vault {
@@ -23,64 +25,6 @@ bool valid_username(const std::string& u) {
     if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
       return false;
   return true;
-}
-
-std::string hex(const unsigned char* p, size_t n) {
-  std::string out(n * 2 + 1, '\0');
-  sodium_bin2hex(out.data(), out.size(), p, n);
-  out.pop_back();
-  return out;
-}
-
-AccountInfo info_of(const store::AccountRow& row) {
-  AccountInfo a;
-  a.username = row.username;
-  a.role = row.role;
-  a.created_ms = row.created_ms;
-  boost::system::error_code ec;
-  auto v = boost::json::parse(row.data, ec);
-  if (!ec && v.is_object()) {
-    const auto& o = v.as_object();
-    if (auto* d = o.if_contains("disabled"); d && d->is_bool()) a.disabled = d->as_bool();
-    if (auto* s = o.if_contains("scopes"); s && s->is_array())
-      for (const auto& x : s->as_array())
-        if (x.is_string()) a.scopes.emplace_back(x.as_string());
-    auto text = [&](const char* k, std::string& out) {
-      if (auto* v = o.if_contains(k); v && v->is_string()) out = std::string(v->as_string());
-    };
-    text("practitioner", a.access.practitioner);
-    text("organization", a.access.organization);
-    text("patient", a.access.patient);
-    if (auto* g = o.if_contains("grants"); g && g->is_array())
-      for (const auto& x : g->as_array())
-        if (x.is_string()) a.access.grants.emplace_back(x.as_string());
-  }
-  return a;
-}
-
-// The access-policy subject of an account (docs/access-policy.md).
-access::Subject subject_of(const AccountInfo& a) {
-  access::Subject s{a.username, a.role, a.scopes, "", "", a.access.patient, a.access.grants};
-  if (!a.access.practitioner.empty()) s.practitioner = "Practitioner/" + a.access.practitioner;
-  if (!a.access.organization.empty()) s.organization = "Organization/" + a.access.organization;
-  return s;
-}
-
-std::string data_of(const AccountInfo& a) {
-  boost::json::object o;
-  o["disabled"] = a.disabled;
-  boost::json::array scopes;
-  for (const auto& s : a.scopes) scopes.emplace_back(s);
-  o["scopes"] = std::move(scopes);
-  if (!a.access.practitioner.empty()) o["practitioner"] = a.access.practitioner;
-  if (!a.access.organization.empty()) o["organization"] = a.access.organization;
-  if (!a.access.patient.empty()) o["patient"] = a.access.patient;
-  if (!a.access.grants.empty()) {
-    boost::json::array grants;
-    for (const auto& g : a.access.grants) grants.emplace_back(g);
-    o["grants"] = std::move(grants);
-  }
-  return boost::json::serialize(o);
 }
 
 class AccountsImpl final : public Accounts {
@@ -106,7 +50,7 @@ class AccountsImpl final : public Accounts {
     auto e = c_.entry(ctx, "user-add");
     e.detail = username + " role " + role;
     return write(e, [&](store::Transaction& t) {
-      return t.put_account({username, role, data_of(a), a.created_ms});
+      return t.put_account({username, role, merge_profile(a, "{}"), a.created_ms});
     });
   }
 
@@ -132,7 +76,7 @@ class AccountsImpl final : public Accounts {
     auto e = c_.entry(ctx, "user-access");
     e.detail = username;
     return write(e, [&](store::Transaction& t) {
-      return t.put_account({username, row->role, data_of(a), row->created_ms});
+      return t.put_account({username, row->role, merge_profile(a, row->data), row->created_ms});
     });
   }
 
@@ -151,9 +95,22 @@ class AccountsImpl final : public Accounts {
     auto e = c_.entry(ctx, disabled ? "user-disable" : "user-enable");
     e.detail = username;
     return write(e, [&](store::Transaction& t) -> Status {
-      MV_TRY(t.put_account({username, row->role, data_of(a), row->created_ms}));
+      MV_TRY(t.put_account({username, row->role, merge_profile(a, row->data), row->created_ms}));
       if (disabled) MV_TRY(t.revoke_tokens(username, ""));
       return ok_status();
+    });
+  }
+
+  Status set_expiry(const RequestContext& ctx, const std::string& username, int64_t expires_ms) override {
+    MV_TRY(require_admin(ctx));
+    MV_ASSIGN(auto row, c_.store->account(username));
+    if (!row) return make_error(Errc::not_found, "no user " + username);
+    auto a = info_of(*row);
+    a.expires_ms = expires_ms;
+    auto e = c_.entry(ctx, "user-expiry");
+    e.detail = username + (expires_ms ? " until " + format_instant(expires_ms) : " no expiry");
+    return write(e, [&](store::Transaction& t) {
+      return t.put_account({username, row->role, merge_profile(a, row->data), row->created_ms});
     });
   }
 
@@ -172,8 +129,8 @@ class AccountsImpl final : public Accounts {
     sodium_memzero(raw, sizeof raw);
     IssuedToken t;
     t.token = std::string(kTokenPrefix) + b64;
-    const std::string h = hash_token(t.token);
-    t.token_id = hex(reinterpret_cast<const unsigned char*>(h.data()), 6);
+    const std::string h = c_.hash_token(t.token);
+    t.token_id = hex(std::string_view(h).substr(0, 6));
     const int64_t now = c_.clock->now_ms();
     t.expires_ms = now + ttl_ms;
     auto e = c_.entry(ctx, "token-issue");
@@ -218,7 +175,7 @@ class AccountsImpl final : public Accounts {
     } else if (token.size() != kTokenPrefix.size() + 43 || token.substr(0, kTokenPrefix.size()) != kTokenPrefix) {
       reason = "malformed token";
     } else {
-      MV_ASSIGN(auto row, c_.store->token(hash_token(token)));
+      MV_ASSIGN(auto row, c_.store->token(c_.hash_token(token)));
       if (!row) {
         reason = "unknown token";
       } else {
@@ -231,21 +188,13 @@ class AccountsImpl final : public Accounts {
           else {
             auto a = info_of(*acct);
             if (a.disabled) reason = "disabled account";
+            else if (a.expires_ms && a.expires_ms <= c_.clock->now_ms()) reason = "expired account";
             else return subject_of(a);
           }
         }
       }
     }
-    audit::Entry e;
-    e.time_ms = c_.clock->now_ms();
-    e.user = user;
-    e.action = "authenticate";
-    e.address = address;
-    e.outcome = "4";
-    e.detail = reason;
-    if (!c_.audit->append(std::move(e)).ok())
-      return make_error(Errc::unavailable, "audit log unavailable; request refused");
-    return generic;
+    return c_.refuse_credential(user, address, reason, generic);
   }
 
  private:
@@ -257,13 +206,6 @@ class AccountsImpl final : public Accounts {
     return make_error(Errc::forbidden, "only an administrator manages accounts");
   }
 
-  std::string hash_token(std::string_view token) const {
-    std::string out(32, '\0');
-    crypto_generichash(reinterpret_cast<unsigned char*>(out.data()), out.size(),
-                       reinterpret_cast<const unsigned char*>(token.data()), token.size(),
-                       c_.session_key.data(), c_.session_key.size());
-    return out;
-  }
 
   template <typename Fn>
   Status write(audit::Entry e, Fn&& fn) {

@@ -30,6 +30,7 @@ struct AccountInfo {
   std::vector<std::string> scopes;
   bool disabled = false;
   int64_t created_ms = 0;
+  int64_t expires_ms = 0;  // the account stops working then (0: never)
   AccessLink access;
 };
 
@@ -62,6 +63,12 @@ class Accounts {
   }
   virtual Status set_disabled(const RequestContext& ctx, const std::string& username,
                               bool disabled) = 0;
+  // Sets the date after which the account cannot sign in or use its tokens
+  // (0: never). Audited.
+  virtual Status set_expiry(const RequestContext& ctx, const std::string& username, int64_t expires_ms) {
+    (void)ctx, (void)username, (void)expires_ms;
+    return make_error(Errc::internal, "not available");
+  }
 
   virtual Result<IssuedToken> issue_token(const RequestContext& ctx, const std::string& username,
                                           int64_t ttl_ms) = 0;

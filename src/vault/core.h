@@ -15,6 +15,7 @@
 #include "vault/keys.h"
 #include "vault/accounts.h"
 #include "vault/repository.h"
+#include "vault/sessions.h"
 
 namespace medvault::vault {
 
@@ -27,12 +28,21 @@ struct Core {
   std::unique_ptr<crypto::BlindIndexer> indexer;
   crypto::SecretKey session_key;  // keyed hashing of tokens
   const Clock* clock = nullptr;
+  Sessions* sessions = nullptr;  // owned by the Vault; step-up uses the login TOTP
 
   // An audit entry pre-filled from the request context.
   audit::Entry entry(const RequestContext& ctx, std::string_view action) const;
+  // Keyed BLAKE2b-256 of a bearer token or session cookie (what is stored).
+  std::string hash_token(std::string_view token) const;
+  // Audits a refused credential ("authenticate", outcome 4, the reason in
+  // the encrypted detail) and returns `refusal`, or Errc::unavailable when
+  // the entry cannot be written (fail closed).
+  Error refuse_credential(const std::string& user, const std::string& address, std::string reason,
+                          Error refusal) const;
 };
 
 std::unique_ptr<Repository> make_repository(Core& core);
 std::unique_ptr<Accounts> make_accounts(Core& core);
+std::unique_ptr<Sessions> make_sessions(Core& core);
 
 }  // namespace medvault::vault

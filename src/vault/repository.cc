@@ -30,6 +30,27 @@ audit::Entry Core::entry(const RequestContext& ctx, std::string_view action) con
   return e;
 }
 
+std::string Core::hash_token(std::string_view token) const {
+  std::string out(32, '\0');
+  crypto_generichash(reinterpret_cast<unsigned char*>(out.data()), out.size(),
+                     reinterpret_cast<const unsigned char*>(token.data()), token.size(), session_key.data(),
+                     session_key.size());
+  return out;
+}
+
+Error Core::refuse_credential(const std::string& user, const std::string& address, std::string reason,
+                              Error refusal) const {
+  audit::Entry e;
+  e.time_ms = clock->now_ms();
+  e.user = user;
+  e.action = "authenticate";
+  e.address = address;
+  e.outcome = "4";
+  e.detail = std::move(reason);
+  if (!audit->append(std::move(e)).ok()) return make_error(Errc::unavailable, "audit log unavailable; request refused");
+  return refusal;
+}
+
 namespace {
 
 using access::Action;

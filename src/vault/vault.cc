@@ -12,6 +12,7 @@
 #include "store/postgres_schema.h"
 #include "store/sqlite_schema.h"
 #include "vault/core.h"
+#include "vault/kit_page.h"
 
 namespace medvault::vault {
 namespace {
@@ -59,8 +60,11 @@ Status write_kit(const fs::path& kit_dir, const std::string& vault_id,
   fs::create_directories(kit_dir, ec);
   if (ec) return make_error(Errc::io, "cannot create " + kit_dir.string() + ": " + ec.message());
   ::chmod(kit_dir.c_str(), 0700);
-  for (const auto& s : shares)
+  for (const auto& s : shares) {
     MV_TRY(write_file_atomic(kit_dir / ("share-" + std::to_string(s.number) + ".txt"), s.text + "\n"));
+    MV_ASSIGN(auto page, kit_share_page(vault_id, s.number, n, k, s.text));
+    MV_TRY(write_file_atomic(kit_dir / ("share-" + std::to_string(s.number) + ".html"), page, 0600));
+  }
   return write_file_atomic(kit_dir / "RECOVERY-KIT.txt", kit_document(vault_id, n, k), 0600);
 }
 
@@ -72,11 +76,14 @@ class VaultImpl final : public Vault {
         master_(std::move(master)), core_(std::move(core)) {
     repo_ = make_repository(*core_);
     accounts_ = make_accounts(*core_);
+    sessions_ = make_sessions(*core_);
+    core_->sessions = sessions_.get();
   }
 
   const fs::path& dir() const override { return dir_; }
   Repository& repository() override { return *repo_; }
   Accounts& accounts() override { return *accounts_; }
+  Sessions* sessions() override { return sessions_.get(); }
   audit::Log* audit_log() override { return core_->audit.get(); }
   Result<std::unique_ptr<audit::SyslogForwarder>> forward_audit_to_syslog(
       audit::SyslogOptions opts) override {
@@ -228,6 +235,7 @@ class VaultImpl final : public Vault {
   std::unique_ptr<Core> core_;
   std::unique_ptr<Repository> repo_;
   std::unique_ptr<Accounts> accounts_;
+  std::unique_ptr<Sessions> sessions_;
 };
 
 audit::LogKeys audit_keys(const crypto::SecretKey& master) {

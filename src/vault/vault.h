@@ -23,6 +23,7 @@
 #include "crypto/secret.h"
 #include "vault/accounts.h"
 #include "vault/repository.h"
+#include "vault/sessions.h"
 
 namespace medvault::vault {
 
@@ -100,6 +101,9 @@ class Vault {
   virtual const std::filesystem::path& dir() const = 0;
   virtual Repository& repository() = 0;
   virtual Accounts& accounts() = 0;
+  // Signing in, sessions and the enrolment of factors (docs/auth-api.md);
+  // nullptr for test doubles without them.
+  virtual Sessions* sessions() { return nullptr; }
   // The audit log, for the `medvault audit` commands (verify, checkpoint,
   // prove, export), which record their own entries. nullptr for a vault
   // without one (test doubles).

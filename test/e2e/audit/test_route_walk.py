@@ -14,7 +14,8 @@ What is audited (the decisions this test pins down):
     or revoked token): action `authenticate`, outcome 4, the client address,
     the account when the token named one; exported as DICOM 110114 User
     Authentication with the agent's network address;
-  * not audited: /healthz, /metrics, /fhir/metadata (no patient data), and
+  * not audited: /healthz, /metrics, /fhir/metadata, the web app's files
+    (/ and /static/*) (no patient data), and
     requests refused before any record is consulted (400 malformed JSON or
     parameters, 413 oversized, 422 invalid resource, unknown type, 405).
 
@@ -109,6 +110,13 @@ ROWS = [
     # /metrics from loopback needs no credential (a given one is not checked).
     ("metrics from loopback with a physician's token", ("GET", "/metrics"), P("/metrics", method="GET", tok="doc"),
      200, []),
+    # The staff web app's files: public, no subject, not audited.
+    ("web app page", ("GET", "/"), P("/", method="GET", tok=None), 200, []),
+    ("web app page HEAD", ("HEAD", "/"), P("/", method="HEAD", tok=None), 200, []),
+    ("web app script", ("GET", "/static/{file}"), P("/static/app.js", method="GET", tok=None), 200, []),
+    ("web app HEAD", ("HEAD", "/static/{file}"), P("/static/app.css", method="HEAD", tok=None), 200, []),
+    ("web app unknown file", ("GET", "/static/{file}"), P("/static/nothing.js", method="GET", tok=None), 404, []),
+    ("web app by POST", None, P("/static/app.js", method="POST", tok="doc"), 405, []),
     ("unknown path", None, P("/nowhere", method="GET", tok="doc"), 404, []),
     ("method not allowed", None, P("/fhir", method="GET", tok="doc"), 405, []),
     ("/api as physician", ("*", "/api/*"), P("/api/anything", method="GET", tok="doc"), 404, []),
@@ -272,6 +280,12 @@ ROWS = [
      P("/api/break-glass", method="POST", body=lambda s: {"patient": s["p1"], "reason": "emergency"}), 401,
      [E("break-glass", "Patient", "{p1}", "{p1}", outcome="4")]),
     ("break-the-glass by GET", ("*", "/api/break-glass"), P("/api/break-glass", method="GET"), 405, []),
+    # Sign-in (docs/auth-api.md): a refusal is one `login` entry whatever the reason.
+    ("sign-in refused", ("*", "/api/auth"),
+     P("/api/auth/login", method="POST", tok=None,
+       body=lambda s: {"username": "nobody", "password": "not the password", "code": ""}),
+     401, [E("login", outcome="4", user="", role="", purpose="")]),
+    ("session endpoint with a bearer token", ("*", "/api/auth"), P("/api/auth/session", method="GET"), 400, []),
 
     # -- refused authentication ---------------------------------------------
     ("no token", ("GET", "/fhir/{type}/{id}"), P("/fhir/Patient/{p1}", method="GET", tok=None), 401, [AUTH_FAIL()]),

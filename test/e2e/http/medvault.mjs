@@ -33,9 +33,10 @@ export class Vault {
     return this.run('token', 'issue', '--data', this.data, '--user', user, '--ttl', ttl).stdout.trim();
   }
 
-  // Starts `medvault serve`; resolves to { port, stop() } once it listens.
-  serve() {
-    const proc = spawn(medvaultBin, ['serve', '--data', this.data, '--listen', '127.0.0.1:0'],
+  // Starts `medvault serve` (on port 0 unless `listen` says otherwise, with
+  // `extra` arguments); resolves to { port, stop() } once it listens.
+  serve({ listen = '127.0.0.1:0', extra = [] } = {}) {
+    const proc = spawn(medvaultBin, ['serve', '--data', this.data, '--listen', listen, ...extra],
                        { env: this.env, stdio: ['ignore', 'ignore', 'pipe'] });
     const logs = [];
     return new Promise((resolvePort, reject) => {

@@ -1,0 +1,244 @@
+// docs/auth-api.md: sign-in, sessions, enrolment, administration.
+#include "http/auth_api.h"
+
+#include <boost/json.hpp>
+
+#include "auth/webauthn.h"
+#include "common/clock.h"
+#include "http/outcome.h"
+
+namespace medvault::http {
+namespace {
+
+namespace bj = boost::json;
+
+// Every body here is small; the largest is a passkey registration (an
+// attestation object of at most 64 KiB, base64url).
+constexpr size_t kMaxAuthBody = 256 * 1024;
+
+Response json_response(int status, const bj::value& v) {
+  Response r;
+  r.status = status;
+  r.set("Content-Type", "application/json");
+  r.body = bj::serialize(v);
+  return r;
+}
+
+Response no_content() {
+  Response r;
+  r.status = 204;
+  return r;
+}
+
+Response failure(const Error& e, const Request& req, int64_t retry_after_s = 0) {
+  Response r = error_response(e, req.request_id);
+  if (e.code == Errc::throttled && retry_after_s > 0) r.set("Retry-After", std::to_string(retry_after_s));
+  return r;
+}
+
+Result<bj::object> body_object(const Request& req) {
+  if (req.body.size() > kMaxAuthBody) return make_error(Errc::too_large, "request body larger than 256 KiB");
+  if (req.body.empty()) return bj::object();
+  boost::system::error_code ec;
+  auto v = bj::parse(req.body, ec);
+  if (ec || !v.is_object()) return make_error(Errc::invalid, "expected a JSON object");
+  return std::move(v.as_object());
+}
+
+// A string member ("" when absent); Errc::invalid when present but not a string.
+Result<std::string> text(const bj::object& o, std::string_view key) {
+  const auto* v = o.if_contains(key);
+  if (!v || v->is_null()) return std::string();
+  if (!v->is_string()) return make_error(Errc::invalid, "\"" + std::string(key) + "\" must be a string");
+  return std::string(v->as_string());
+}
+
+// A base64url member, decoded.
+Result<std::string> binary(const bj::object& o, std::string_view key, bool required = true) {
+  MV_ASSIGN(auto t, text(o, key));
+  if (t.empty()) {
+    if (required) return make_error(Errc::invalid, "\"" + std::string(key) + "\" is required (base64url)");
+    return std::string();
+  }
+  auto raw = auth::webauthn::base64url_decode(t);
+  if (!raw) return make_error(Errc::invalid, "\"" + std::string(key) + "\" is not base64url");
+  return std::move(*raw);
+}
+
+Result<vault::PasskeyAssertion> assertion_of(const bj::object& o) {
+  vault::PasskeyAssertion a;
+  MV_ASSIGN(a.ceremony, text(o, "ceremony"));
+  MV_ASSIGN(a.credential_id, binary(o, "id"));
+  MV_ASSIGN(a.client_data_json, binary(o, "clientDataJSON"));
+  MV_ASSIGN(a.authenticator_data, binary(o, "authenticatorData"));
+  MV_ASSIGN(a.signature, binary(o, "signature"));
+  MV_ASSIGN(a.user_handle, binary(o, "userHandle", false));
+  return a;
+}
+
+Result<vault::PasskeyAttestation> attestation_of(const bj::object& o) {
+  vault::PasskeyAttestation a;
+  MV_ASSIGN(a.ceremony, text(o, "ceremony"));
+  MV_ASSIGN(a.client_data_json, binary(o, "clientDataJSON"));
+  MV_ASSIGN(a.attestation_object, binary(o, "attestationObject"));
+  MV_ASSIGN(a.label, text(o, "label"));
+  return a;
+}
+
+bj::object session_json(const vault::SessionInfo& s, int64_t idle_s) {
+  bj::object o;
+  o["user"] = s.subject.user;
+  o["role"] = s.subject.role;
+  o["csrf"] = s.csrf;
+  o["enrol_required"] = s.enrol_required;
+  o["methods"] = {{"password", s.has_password}, {"totp", s.has_totp}, {"passkeys", s.passkeys}};
+  o["idle_timeout_s"] = idle_s;
+  o["expires"] = format_instant(s.expires_ms);
+  return o;
+}
+
+std::string cookie(std::string_view value, int64_t max_age_s) {
+  return std::string(kSessionCookie) + "=" + std::string(value) +
+         "; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=" + std::to_string(max_age_s);
+}
+
+Response signed_in(vault::Sessions& sessions, const Result<vault::SessionInfo>& s, const Request& req,
+                   const vault::SignIn& attempt) {
+  if (!s) return failure(s.error(), req, attempt.retry_after_s);
+  const auto& cfg = sessions.settings();
+  Response r = json_response(200, session_json(*s, cfg.idle_ms / 1000));
+  r.set("Set-Cookie", cookie(s->token, cfg.max_ms / 1000));
+  return r;
+}
+
+Response ceremony_json(const Result<vault::Ceremony>& c, const Request& req, int64_t retry_after_s = 0) {
+  if (!c) return failure(c.error(), req, retry_after_s);
+  bj::object o;
+  o["ceremony"] = c->id;
+  o["publicKey"] = bj::parse(c->options_json);
+  return json_response(200, o);
+}
+
+bool is(const std::vector<std::string>& seg, std::initializer_list<std::string_view> path) {
+  if (seg.size() != path.size()) return false;
+  size_t i = 0;
+  for (auto p : path)
+    if (seg[i++] != p) return false;
+  return true;
+}
+
+Response method_not_allowed(const Request& req, std::string_view allow) {
+  Response r = error_response(make_error(Errc::invalid, "use " + std::string(allow)), req.request_id);
+  r.status = 405;
+  r.set("Allow", std::string(allow));
+  return r;
+}
+
+}  // namespace
+
+std::optional<Response> handle_sign_in(vault::Sessions& sessions, const Request& req,
+                                       const std::vector<std::string>& seg) {
+  const bool login = is(seg, {"api", "auth", "login"});
+  const bool pk_begin = is(seg, {"api", "auth", "passkey", "login", "begin"});
+  const bool pk_finish = is(seg, {"api", "auth", "passkey", "login", "finish"});
+  const bool cert = is(seg, {"api", "auth", "certificate"});
+  if (!login && !pk_begin && !pk_finish && !cert) return std::nullopt;
+  if (req.method != "POST") return method_not_allowed(req, "POST");
+  auto body = body_object(req);
+  if (!body) return failure(body.error(), req);
+  vault::SignIn attempt{req.client_address, 0};
+  if (login) {
+    auto user = text(*body, "username");
+    auto pass = text(*body, "password");
+    auto code = text(*body, "code");
+    if (!user || !pass || !code) return failure(make_error(Errc::invalid, "username, password and code must be strings"), req);
+    return signed_in(sessions, sessions.login_password(*user, *pass, *code, attempt), req, attempt);
+  }
+  if (pk_begin) return ceremony_json(sessions.passkey_login_begin(attempt), req, attempt.retry_after_s);
+  if (cert) return signed_in(sessions, sessions.certificate_login(req.client_cert_sha256, attempt), req, attempt);
+  auto a = assertion_of(*body);
+  if (!a) return failure(a.error(), req);
+  return signed_in(sessions, sessions.passkey_login_finish(*a, attempt), req, attempt);
+}
+
+Response handle_account_api(vault::Vault& vault, const vault::RequestContext& ctx,
+                            const vault::SessionInfo* session, const Request& req,
+                            const std::vector<std::string>& seg) {
+  vault::Sessions* sessions = vault.sessions();
+  if (!sessions) return failure(make_error(Errc::not_found, "no such endpoint"), req);
+  auto body = body_object(req);
+  if (!body) return failure(body.error(), req);
+
+  // /api/admin/users/{user}/revoke
+  if (seg.size() == 5 && seg[1] == "admin" && seg[2] == "users" && seg[4] == "revoke") {
+    if (req.method != "POST") return method_not_allowed(req, "POST");
+    if (ctx.subject.role != "it-admin")
+      return failure(make_error(Errc::forbidden, "only it-admin revokes a user's sessions"), req);
+    if (auto st = sessions->step_up(ctx, req.step_up); !st.ok()) return failure(st.error(), req);
+    if (auto st = vault.accounts().revoke_all(ctx, seg[3]); !st.ok()) return failure(st.error(), req);
+    return no_content();
+  }
+  if (seg.size() < 3 || seg[1] != "auth") return failure(make_error(Errc::not_found, "no such endpoint"), req);
+
+  if (is(seg, {"api", "auth", "session"})) {
+    if (req.method != "GET") return method_not_allowed(req, "GET");
+    if (!session) return failure(make_error(Errc::invalid, "no session: this request used a bearer token"), req);
+    return json_response(200, session_json(*session, sessions->settings().idle_ms / 1000));
+  }
+  if (is(seg, {"api", "auth", "logout"}) || is(seg, {"api", "auth", "logout-all"})) {
+    if (req.method != "POST") return method_not_allowed(req, "POST");
+    const bool all = seg[2] == "logout-all";
+    if (!all && !session) return failure(make_error(Errc::invalid, "no session to end: this request used a bearer token"), req);
+    Status st = all ? sessions->logout_all(ctx) : sessions->logout(ctx, session->token_id);
+    if (!st.ok()) return failure(st.error(), req);
+    Response r = no_content();
+    r.set("Set-Cookie", cookie("", 0));
+    return r;
+  }
+  if (is(seg, {"api", "auth", "sessions"})) {
+    if (req.method != "GET") return method_not_allowed(req, "GET");
+    auto list = sessions->list(ctx, session ? session->token_id : "");
+    if (!list) return failure(list.error(), req);
+    bj::array a;
+    for (const auto& s : *list)
+      a.push_back({{"id", s.id},
+                   {"created", format_instant(s.created_ms)},
+                   {"last_used", format_instant(s.last_used_ms)},
+                   {"expires", format_instant(s.expires_ms)},
+                   {"current", s.current}});
+    return json_response(200, bj::object{{"sessions", std::move(a)}});
+  }
+  if (seg.size() == 4 && seg[2] == "sessions") {
+    if (req.method != "DELETE") return method_not_allowed(req, "DELETE");
+    if (auto st = sessions->end(ctx, seg[3]); !st.ok()) return failure(st.error(), req);
+    return no_content();
+  }
+  if (req.method != "POST" && seg.size() >= 4 && (seg[2] == "totp" || seg[2] == "passkey"))
+    return method_not_allowed(req, "POST");
+  if (is(seg, {"api", "auth", "totp", "enrol"})) {
+    auto e = sessions->totp_enrol(ctx);
+    if (!e) return failure(e.error(), req);
+    return json_response(200, bj::object{{"secret", e->secret_base32}, {"uri", e->uri}, {"qr_svg", e->qr_svg}});
+  }
+  if (is(seg, {"api", "auth", "totp", "confirm"})) {
+    auto code = text(*body, "code");
+    if (!code) return failure(code.error(), req);
+    auto codes = sessions->totp_confirm(ctx, *code);
+    if (!codes) return failure(codes.error(), req);
+    bj::array a;
+    for (auto& c : *codes) a.emplace_back(c);
+    return json_response(200, bj::object{{"recovery_codes", std::move(a)}});
+  }
+  if (is(seg, {"api", "auth", "passkey", "register", "begin"}))
+    return ceremony_json(sessions->passkey_register_begin(ctx), req);
+  if (is(seg, {"api", "auth", "passkey", "register", "finish"})) {
+    auto a = attestation_of(*body);
+    if (!a) return failure(a.error(), req);
+    auto id = sessions->passkey_register_finish(ctx, *a);
+    if (!id) return failure(id.error(), req);
+    return json_response(201, bj::object{{"id", *id}});
+  }
+  return failure(make_error(Errc::not_found, "no such endpoint"), req);
+}
+
+}  // namespace medvault::http

@@ -1,0 +1,123 @@
+// Signing in and sessions (docs/auth-api.md): password with a second factor
+// (TOTP or a recovery code), passkeys (WebAuthn), client certificates; the
+// enrolment of those factors; browser sessions with idle and absolute
+// timeouts; throttling of guesses. Every state (sessions, ceremonies,
+// counters, credentials) lives in the store, so several nodes share it.
+//
+// Every sign-in failure is one Errc::unauthenticated with one fixed message
+// whatever the reason; the reason goes to the audit log only.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "access/policy.h"
+#include "common/result.h"
+#include "vault/repository.h"
+
+namespace medvault::vault {
+
+struct SessionSettings {
+  int64_t idle_ms = 15 * 60 * 1000;       // server-side idle timeout
+  int64_t max_ms = 12 * 60 * 60 * 1000;   // absolute lifetime
+  std::string rp_id = "localhost";        // WebAuthn relying party id (host of the public URL)
+  std::string origin = "https://localhost:8443";  // the exact origin browsers use
+  std::string practice_name = "medvault";  // issuer label of TOTP enrolments
+};
+
+inline constexpr std::string_view kSignInRefused = "sign-in refused: check the user name and credentials";
+inline constexpr std::string_view kThrottled = "too many failed attempts: try again later";
+
+struct SessionInfo {
+  std::string token;     // the cookie value; only when the session was just created
+  std::string token_id;  // short public id (listing, ending one session)
+  access::Subject subject;
+  std::string csrf;      // the X-CSRF-Token value of this session
+  bool enrol_required = false;  // MFA is required and no second factor exists yet
+  bool has_password = false, has_totp = false;
+  int passkeys = 0;
+  int64_t expires_ms = 0;  // absolute end
+};
+
+// One sign-in attempt's circumstances, and what the caller tells the client.
+struct SignIn {
+  std::string address;
+  int64_t retry_after_s = 0;  // set with Errc::throttled
+};
+
+// A WebAuthn ceremony the server keeps: its id and the publicKey options
+// for navigator.credentials.create/get, as a JSON object text.
+struct Ceremony {
+  std::string id;
+  std::string options_json;
+};
+
+// Binary fields already decoded from base64url.
+struct PasskeyAssertion {
+  std::string ceremony, credential_id, client_data_json, authenticator_data, signature, user_handle;
+};
+struct PasskeyAttestation {
+  std::string ceremony, client_data_json, attestation_object, label;
+};
+
+struct TotpEnrolment {
+  std::string secret_base32, uri, qr_svg;
+};
+
+struct SessionSummary {
+  std::string id;
+  int64_t created_ms = 0, last_used_ms = 0, expires_ms = 0;
+  bool current = false;
+};
+
+class Sessions {
+ public:
+  virtual ~Sessions() = default;
+
+  // Set once before serving.
+  virtual void configure(const SessionSettings& settings) = 0;
+  virtual const SessionSettings& settings() const = 0;
+
+  // ---- sign-in. Errc::unauthenticated (kSignInRefused), Errc::throttled
+  // (kThrottled, attempt.retry_after_s), Errc::invalid for malformed input.
+  // `code` is a TOTP code or a recovery code ("" when the account has no
+  // second factor yet).
+  virtual Result<SessionInfo> login_password(std::string_view username, std::string_view password,
+                                             std::string_view code, SignIn& attempt) = 0;
+  virtual Result<Ceremony> passkey_login_begin(SignIn& attempt) = 0;
+  virtual Result<SessionInfo> passkey_login_finish(const PasskeyAssertion& a, SignIn& attempt) = 0;
+  // `cert_sha256`: lower-case hex SHA-256 of the DER certificate the TLS
+  // layer verified against the client CA and CRL.
+  virtual Result<SessionInfo> certificate_login(std::string_view cert_sha256, SignIn& attempt) = 0;
+
+  // The session of a cookie value; refreshes its last use. Errc::unauthenticated
+  // for an unknown, ended, idle or expired session (audited).
+  virtual Result<SessionInfo> session(std::string_view token, const std::string& address) = 0;
+
+  // ---- the signed-in user (ctx.subject.user), audited.
+  virtual Status logout(const RequestContext& ctx, const std::string& token_id) = 0;
+  virtual Status logout_all(const RequestContext& ctx) = 0;
+  virtual Result<std::vector<SessionSummary>> list(const RequestContext& ctx, const std::string& current_id) = 0;
+  virtual Status end(const RequestContext& ctx, const std::string& token_id) = 0;  // Errc::not_found
+  virtual Result<TotpEnrolment> totp_enrol(const RequestContext& ctx) = 0;
+  // Returns the recovery codes (shown once).
+  virtual Result<std::vector<std::string>> totp_confirm(const RequestContext& ctx, std::string_view code) = 0;
+  virtual Result<Ceremony> passkey_register_begin(const RequestContext& ctx) = 0;
+  // Returns the credential id (base64url).
+  virtual Result<std::string> passkey_register_finish(const RequestContext& ctx, const PasskeyAttestation& a) = 0;
+  // A fresh TOTP code of the signed-in user's own authenticator (step-up);
+  // used once. Errc::unauthenticated otherwise.
+  virtual Status step_up(const RequestContext& ctx, std::string_view code) = 0;
+
+  // ---- administration (system or it-admin), audited.
+  // Errc::invalid with the reason (NIST SP 800-63B-4 rules) for a refused password.
+  virtual Status set_password(const RequestContext& ctx, const std::string& username, std::string_view password) = 0;
+  virtual Status add_certificate(const RequestContext& ctx, const std::string& username, std::string_view cert_sha256) = 0;
+  // Forgets the user's TOTP, passkeys and recovery codes (lost device):
+  // the next sign-in must enrol again. Ends the user's sessions.
+  virtual Status reset_factors(const RequestContext& ctx, const std::string& username) = 0;
+};
+
+}  // namespace medvault::vault
