@@ -569,9 +569,8 @@ TEST(MerklePerformance, TenMillionLeavesStreamingRoot) {
   EXPECT_NE(r, empty_root());
   std::printf("[ info     ] root of %llu leaves in %.2f s\n", static_cast<unsigned long long>(n),
               secs);
-#if defined(NDEBUG) && !defined(__SANITIZE_ADDRESS__)
-  EXPECT_LT(secs, 5.0);
-#endif
+  // Speed is measured by bench/ (AuditVerify), not asserted here: a timed
+  // test fails on a loaded machine.
 }
 
 }  // namespace

@@ -260,6 +260,8 @@ Response Api::dispatch(const Request& req) {
       }
       return finish(break_glass(ctx, req));
     }
+    if (target->segments.size() == 2 && target->segments[1] == "audit")
+      return finish(handle_audit_query(vault_, ctx, req, target->query));
     return finish(handle_account_api(vault_, ctx, session ? &*session : nullptr, req, target->segments));
   }
   if (!req.purpose_of_use.empty()) {

@@ -4,7 +4,10 @@
 #include <boost/json.hpp>
 
 #include "auth/webauthn.h"
+#include <charconv>
+
 #include "common/clock.h"
+#include "fhir/datetime.h"
 #include "http/outcome.h"
 
 namespace medvault::http {
@@ -134,7 +137,58 @@ Response method_not_allowed(const Request& req, std::string_view allow) {
   return r;
 }
 
+// An instant query parameter in ms since the epoch.
+Result<int64_t> instant_param(const std::string& v) {
+  auto r = fhir::is_fhir_instant(v) || fhir::is_fhir_date(v) ? fhir::parse_time_range(v) : std::nullopt;
+  if (!r) return make_error(Errc::invalid, "from and to must be FHIR instants or dates");
+  return r->begin_ms;
+}
+
 }  // namespace
+
+Response handle_audit_query(vault::Vault& vault, const vault::RequestContext& ctx, const Request& req,
+                            const Params& query) {
+  if (req.method != "GET") return method_not_allowed(req, "GET");
+  vault::AuditQuery q;
+  for (const auto& [k, v] : query) {
+    if (k == "patient") q.patient = v;
+    else if (k == "user") q.user = v;
+    else if (k == "from" || k == "to") {
+      auto ms = instant_param(v);
+      if (!ms) return failure(ms.error(), req);
+      (k == "from" ? q.from_ms : q.to_ms) = *ms;
+    } else if (k == "flagged") q.flagged_only = v == "1" || v == "true";
+    else if (k == "limit") {
+      size_t n = 0;
+      auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+      if (ec != std::errc() || p != v.data() + v.size()) return failure(make_error(Errc::invalid, "limit must be a number"), req);
+      q.limit = n;
+    } else {
+      return failure(make_error(Errc::invalid, "unknown parameter \"" + k + "\": patient, user, from, to, flagged, limit"), req);
+    }
+  }
+  auto records = vault.audit_query(ctx, q);
+  if (!records) return failure(records.error(), req);
+  bj::array a;
+  for (const auto& r : *records) {
+    const auto& e = r.entry;
+    a.push_back({{"seq", r.seq},
+                 {"time", format_instant(e.time_ms)},
+                 {"user", e.user},
+                 {"role", e.role},
+                 {"action", e.action},
+                 {"type", e.type},
+                 {"id", e.id},
+                 {"patient", e.patient},
+                 {"purpose", e.purpose},
+                 {"outcome", e.outcome},
+                 {"address", e.address},
+                 {"flagged", e.flagged},
+                 {"explanation", e.explanation},
+                 {"detail", e.detail}});
+  }
+  return json_response(200, bj::object{{"entries", std::move(a)}});
+}
 
 std::optional<Response> handle_sign_in(vault::Sessions& sessions, const Request& req,
                                        const std::vector<std::string>& seg) {
@@ -169,13 +223,30 @@ Response handle_account_api(vault::Vault& vault, const vault::RequestContext& ct
   auto body = body_object(req);
   if (!body) return failure(body.error(), req);
 
-  // /api/admin/users/{user}/revoke
-  if (seg.size() == 5 && seg[1] == "admin" && seg[2] == "users" && seg[4] == "revoke") {
+  if (seg.size() >= 3 && seg[1] == "admin" && seg[2] == "users") {
+    if (ctx.subject.role != "it-admin") return failure(make_error(Errc::forbidden, "user administration is for it-admin"), req);
+    if (seg.size() == 3) {
+      if (req.method != "GET") return method_not_allowed(req, "GET");
+      auto users = vault.accounts().list_users(ctx);
+      if (!users) return failure(users.error(), req);
+      bj::array a;
+      for (const auto& u : *users)
+        a.push_back({{"username", u.username},
+                     {"role", u.role},
+                     {"disabled", u.disabled},
+                     {"expires", u.expires_ms ? bj::value(format_instant(u.expires_ms)) : bj::value(nullptr)},
+                     {"created", format_instant(u.created_ms)},
+                     {"mfa", {{"password", u.has_password}, {"totp", u.has_totp}, {"passkeys", u.passkeys},
+                              {"certificates", u.certificates}}}});
+      return json_response(200, bj::object{{"users", std::move(a)}});
+    }
+    if (seg.size() != 5 || (seg[4] != "revoke" && seg[4] != "disable" && seg[4] != "enable"))
+      return failure(make_error(Errc::not_found, "no such endpoint"), req);
     if (req.method != "POST") return method_not_allowed(req, "POST");
-    if (ctx.subject.role != "it-admin")
-      return failure(make_error(Errc::forbidden, "only it-admin revokes a user's sessions"), req);
     if (auto st = sessions->step_up(ctx, req.step_up); !st.ok()) return failure(st.error(), req);
-    if (auto st = vault.accounts().revoke_all(ctx, seg[3]); !st.ok()) return failure(st.error(), req);
+    Status st = seg[4] == "revoke" ? vault.accounts().revoke_all(ctx, seg[3])
+                                   : vault.accounts().set_disabled(ctx, seg[3], seg[4] == "disable");
+    if (!st.ok()) return failure(st.error(), req);
     return no_content();
   }
   if (seg.size() < 3 || seg[1] != "auth") return failure(make_error(Errc::not_found, "no such endpoint"), req);

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "http/message.h"
+#include "http/router.h"
 #include "vault/vault.h"
 
 namespace medvault::http {
@@ -24,5 +25,9 @@ std::optional<Response> handle_sign_in(vault::Sessions& sessions, const Request&
 Response handle_account_api(vault::Vault& vault, const vault::RequestContext& ctx,
                             const vault::SessionInfo* session, const Request& req,
                             const std::vector<std::string>& segments);
+
+// GET /api/audit (docs/admin-api.md): the privacy officer's audit viewer.
+Response handle_audit_query(vault::Vault& vault, const vault::RequestContext& ctx, const Request& req,
+                            const Params& query);
 
 }  // namespace medvault::http

@@ -23,6 +23,14 @@ AccountInfo info_of(const store::AccountRow& row) {
   const auto o = data_object(row.data);
   if (auto* d = o.if_contains("disabled"); d && d->is_bool()) a.disabled = d->as_bool();
   if (auto* x = o.if_contains("expires"); x && x->is_int64()) a.expires_ms = x->as_int64();
+  a.has_password = o.contains("password");
+  a.has_totp = o.contains("totp");
+  auto count = [&](const char* k) {
+    const auto* v = o.if_contains(k);
+    return v && v->is_array() ? static_cast<int>(v->as_array().size()) : 0;
+  };
+  a.passkeys = count("passkeys");
+  a.certificates = count("certs");
   if (auto* s = o.if_contains("scopes"); s && s->is_array())
     for (const auto& x : s->as_array())
       if (x.is_string()) a.scopes.emplace_back(x.as_string());

@@ -31,6 +31,9 @@ struct AccountInfo {
   bool disabled = false;
   int64_t created_ms = 0;
   int64_t expires_ms = 0;  // the account stops working then (0: never)
+  // Which factors the account has (read-only here; Sessions manages them).
+  bool has_password = false, has_totp = false;
+  int passkeys = 0, certificates = 0;
   AccessLink access;
 };
 

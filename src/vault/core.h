@@ -16,6 +16,7 @@
 #include "vault/accounts.h"
 #include "vault/repository.h"
 #include "vault/sessions.h"
+#include "vault/vault.h"
 
 namespace medvault::vault {
 
@@ -44,5 +45,6 @@ struct Core {
 std::unique_ptr<Repository> make_repository(Core& core);
 std::unique_ptr<Accounts> make_accounts(Core& core);
 std::unique_ptr<Sessions> make_sessions(Core& core);
+Result<std::vector<AuditRecord>> query_audit(Core& core, const RequestContext& ctx, const AuditQuery& q);
 
 }  // namespace medvault::vault

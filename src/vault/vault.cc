@@ -84,6 +84,9 @@ class VaultImpl final : public Vault {
   Repository& repository() override { return *repo_; }
   Accounts& accounts() override { return *accounts_; }
   Sessions* sessions() override { return sessions_.get(); }
+  Result<std::vector<AuditRecord>> audit_query(const RequestContext& ctx, const AuditQuery& q) override {
+    return query_audit(*core_, ctx, q);
+  }
   audit::Log* audit_log() override { return core_->audit.get(); }
   Result<std::unique_ptr<audit::SyslogForwarder>> forward_audit_to_syslog(
       audit::SyslogOptions opts) override {

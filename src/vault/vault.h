@@ -72,6 +72,20 @@ struct VaultStatus {
   int recovery_threshold = 0, recovery_shares = 0;
 };
 
+// The privacy officer's audit viewer (docs/admin-api.md): exactly one of
+// patient, user or a time window [from_ms, to_ms).
+struct AuditQuery {
+  std::string patient, user;
+  int64_t from_ms = 0, to_ms = 0;
+  bool flagged_only = false;
+  size_t limit = 100;  // 1..500
+};
+
+struct AuditRecord {
+  uint64_t seq = 0;
+  audit::Entry entry;  // detail decrypted
+};
+
 class Vault {
  public:
   // Creates a new vault in opts.dir (which must not hold one). Writes the seal,
@@ -114,6 +128,13 @@ class Vault {
   virtual Result<std::unique_ptr<audit::SyslogForwarder>> forward_audit_to_syslog(
       audit::SyslogOptions) {
     return make_error(Errc::internal, "this vault has no audit log");
+  }
+
+  // The entries matching `q`, newest first; role auditor only; the query
+  // itself is audited ("audit-query") before anything is returned.
+  virtual Result<std::vector<AuditRecord>> audit_query(const RequestContext& ctx, const AuditQuery& q) {
+    (void)ctx, (void)q;
+    return make_error(Errc::invalid, "this vault has no audit log");
   }
 
   // New KEK; every data key re-wrapped under it; the old KEK destroyed (its

@@ -286,6 +286,9 @@ ROWS = [
        body=lambda s: {"username": "nobody", "password": "not the password", "code": ""}),
      401, [E("login", outcome="4", user="", role="", purpose="")]),
     ("session endpoint with a bearer token", ("*", "/api/auth"), P("/api/auth/session", method="GET"), 400, []),
+    # The audit viewer is the privacy officer's; a refused look is itself audited.
+    ("audit viewer refused to a physician", ("*", "/api/audit"), P("/api/audit?user=doc", method="GET"), 403,
+     [E("audit-query", outcome="4")]),
 
     # -- refused authentication ---------------------------------------------
     ("no token", ("GET", "/fhir/{type}/{id}"), P("/fhir/Patient/{p1}", method="GET", tok=None), 401, [AUTH_FAIL()]),
