@@ -1,99 +1,38 @@
 // medvault staff web app: sign-in (password + code, passkey), second-factor
-// enrolment, patient search and view, the user's sessions.
+// enrolment, patient search, the chart (problems, allergies, medications,
+// immunizations, vitals and lab plots, encounters, notes), writing a note or
+// a vital sign, break-the-glass, the workstation lock, the user's sessions.
 //
 // Rules this file keeps (docs/architecture.md, "Staff web app"):
 // - The page's CSP allows only same-origin scripts and styles: no inline
 //   script or style, no eval, no data URLs. Text goes in with textContent,
-//   never as markup; the QR code SVG is parsed with DOMParser and imported.
+//   never as markup; the QR code SVG is parsed with DOMParser and imported;
+//   plots are built with createElementNS and setAttribute.
 // - Patient data lives only in this module's memory and the DOM: never in
-//   the page URL or history, never in Web Storage. Sign-out clears it.
+//   the page URL or history, never in Web Storage. Sign-out clears it; the
+//   workstation lock removes it from the DOM (drafts stay in memory).
 // - The session cookie is HttpOnly: the script never sees it. Every request
 //   other than GET carries X-CSRF-Token (from sign-in or GET /api/auth/session).
-// - Every user-visible string is in STRINGS, keyed by id.
+// - Every user-visible string is in strings.js (English and French), keyed by id.
 
-const STRINGS = {
-  en: {
-    'app.name': 'medvault',
-    'skip': 'Skip to content',
-    'loading': 'Loading…',
-    'signin.title': 'Sign in',
-    'signin.username': 'User name',
-    'signin.password': 'Password',
-    'signin.code': 'Code',
-    'signin.code.hint': 'The 6-digit code of your authenticator app, or a recovery code. Leave empty if you have no second factor yet.',
-    'signin.submit': 'Sign in',
-    'signin.or': 'or',
-    'signin.passkey': 'Sign in with a passkey',
-    'signin.failed': 'Sign-in failed. Check your user name, password and code.',
-    'signin.throttled': 'Too many attempts, try again in {n} s',
-    'signin.ended': 'Your session has ended. Please sign in again.',
-    'signin.signedout': 'You are signed out.',
-    'passkey.unsupported': 'This browser cannot use passkeys.',
-    'passkey.cancelled': 'The passkey request was cancelled or timed out.',
-    'header.who': '{user} ({role})',
-    'header.signout': 'Sign out',
-    'enrol.title': 'Set up a second factor',
-    'enrol.intro': 'Your account needs a second factor before you can open patient records. Choose one.',
-    'totp.title': 'Authenticator app',
-    'totp.start': 'Set up an authenticator app',
-    'totp.scan': 'Scan this QR code with your authenticator app, or type the key into it. Then enter the code it shows.',
-    'totp.qr': 'QR code for your authenticator app',
-    'totp.secret': 'Key:',
-    'totp.code': 'Code shown by the app',
-    'totp.confirm': 'Confirm',
-    'totp.wrong': 'That code is not right. Wait for the next code and try again.',
-    'recovery.title': 'Your recovery codes',
-    'recovery.intro': 'Keep these codes somewhere safe: each one signs you in once if you lose your authenticator. They are shown only now.',
-    'recovery.done': 'I have saved these codes',
-    'passkey.title': 'Passkey',
-    'passkey.label': 'Name of the passkey (optional)',
-    'passkey.label.default': 'Passkey',
-    'passkey.register': 'Register a passkey',
-    'passkey.another': 'Register another passkey',
-    'passkey.registered': 'Passkey registered.',
-    'passkey.failed': 'The passkey could not be registered.',
-    'search.title': 'Find a patient',
-    'search.name': 'Name or its beginning',
-    'search.submit': 'Search',
-    'search.none': 'No patient found.',
-    'search.count': 'Patients found: {n}',
-    'search.more': 'Only the first {n} are shown: type more of the name.',
-    'patient.birthdate': 'Birth date',
-    'patient.gender': 'Gender',
-    'patient.identifiers': 'Identifiers',
-    'patient.conditions': 'Conditions',
-    'patient.noconditions': 'No condition recorded.',
-    'patient.unnamed': '(no name)',
-    'patient.close': 'Close',
-    'patient.notfound': 'This patient cannot be shown.',
-    'gender.male': 'male',
-    'gender.female': 'female',
-    'gender.other': 'other',
-    'gender.unknown': 'unknown',
-    'condition.since': 'since {date}',
-    'role.physician': 'physician',
-    'role.nurse': 'nurse',
-    'role.reception': 'reception',
-    'role.manager': 'manager',
-    'role.it-admin': 'IT administrator',
-    'role.auditor': 'auditor',
-    'account.title': 'Your account',
-    'sessions.title': 'Your sessions',
-    'sessions.created': 'Started',
-    'sessions.last_used': 'Last used',
-    'sessions.expires': 'Expires',
-    'sessions.actions': 'Actions',
-    'sessions.current': 'this browser',
-    'sessions.end': 'End this session',
-    'sessions.logout_all': 'Sign out everywhere',
-    'error.generic': 'Something went wrong (HTTP {status}).',
-    'error.network': 'The server cannot be reached.',
-    'error.forbidden': 'You are not allowed to do this.',
-  },
-};
+import { STRINGS } from './strings.js';
+import { linePlot } from './plot.js';
+import { VITALS, attachmentText, categories, noteResource, vitalResource } from './fhir.js';
 
-const lang = 'en';
+// The first of the browser's preferred languages that the app has.
+function pickLanguage() {
+  for (const l of navigator.languages ?? [navigator.language ?? 'en']) {
+    const base = String(l).toLowerCase().split('-')[0];
+    if (base in STRINGS) return base;
+  }
+  return 'en';
+}
+
+let lang = pickLanguage();
 const SEARCH_PAGE = 20;
+const CLINICAL_PAGE = 500;   // resources of one type fetched for the chart
+const LIST_MAX = 30;         // entries shown per chart list
+const PLOTS_MAX = 12;        // plots shown per group (vitals, labs)
 
 // t('signin.throttled', {n: 3}): the string of `key` with {name} replaced.
 function t(key, vars = {}) {
@@ -107,6 +46,11 @@ const $ = (id) => document.getElementById(id);
 const state = {
   session: null,   // the session object of the API (user, role, csrf, ...)
   patientId: null, // the patient shown, if any
+  search: null,    // {patients, more} of the last search, for re-rendering
+  audit: null,     // entries of the last audit query, for re-rendering
+  chart: null,     // {patient, lists: {kind: resources | null (refused)}, refused}
+  grants: new Map(),  // patient id -> {until: Date, name}: break-the-glass grants
+  locked: null,    // while locked: {user, patientId, drafts}
 };
 
 // ---- HTTP -----------------------------------------------------------------
@@ -121,8 +65,8 @@ class HttpError extends Error {
 
 // A same-origin request; JSON in and out. Throws HttpError for a status
 // >= 400 and TypeError when the network fails.
-async function call(method, path, { body, accept = 'application/json' } = {}) {
-  const headers = { Accept: accept };
+async function call(method, path, { body, accept = 'application/json', headers: extra = {} } = {}) {
+  const headers = { ...extra, Accept: accept };
   if (method !== 'GET' && method !== 'HEAD') headers['X-CSRF-Token'] = state.session?.csrf ?? '';
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   const res = await fetch(path, {
@@ -180,11 +124,17 @@ function failWith(err) {
 }
 
 function show(view) {
-  for (const v of ['signin', 'enrol', 'home']) $(`view-${v}`).hidden = v !== view;
+  for (const v of ['signin', 'enrol', 'home', 'lock']) $(`view-${v}`).hidden = v !== view;
   const signedIn = view !== 'signin';
   $('who').hidden = !signedIn;
+  $('purpose').hidden = !signedIn;
   $('signout').hidden = !signedIn;
-  const heading = { signin: 'signin-title', enrol: 'enrol-title', home: 'search-title' }[view];
+  // The privacy officer (auditor) has the audit viewer instead of patients.
+  const auditor = state.session?.role === 'auditor';
+  $('audit').hidden = !auditor;
+  $('search').hidden = auditor;
+  const home = auditor ? 'audit-title' : 'search-title';
+  const heading = { signin: 'signin-title', enrol: 'enrol-title', home, lock: 'lock-title' }[view];
   $(heading).focus();
 }
 
@@ -197,16 +147,33 @@ function el(tag, text, cls) {
   return e;
 }
 
+// Removes every patient datum from the page (not from memory).
+function clearPatientData() {
+  clearChart();
+  clear($('search-results'));
+  clear($('audit-entries'));
+  $('search-summary').textContent = '';
+  $('audit-summary').textContent = '';
+  for (const f of ['search-form', 'note-form', 'vital-form', 'audit-form']) $(f).reset();
+  renderBanner();
+  $('bg-dialog').close();
+  $('bg-form').reset();
+}
+
 // Drops everything of the signed-in user from memory and the page.
 function forget() {
+  stopIdleTimer();
   state.session = null;
   state.patientId = null;
-  for (const id of ['search-results', 'patient-identifiers', 'patient-conditions', 'sessions', 'recovery-codes', 'totp-qr'])
-    clear($(id));
-  for (const id of ['patient-name', 'patient-birthdate', 'patient-gender', 'search-summary', 'totp-secret', 'who'])
-    $(id).textContent = '';
-  for (const f of ['signin-form', 'search-form', 'totp-form']) $(f).reset();
-  $('patient').hidden = true;
+  state.search = null;
+  state.audit = null;
+  state.chart = null;
+  state.locked = null;
+  state.grants.clear();
+  clearPatientData();
+  for (const id of ['sessions', 'recovery-codes', 'totp-qr']) clear($(id));
+  for (const id of ['totp-secret', 'who', 'purpose', 'lock-intro']) $(id).textContent = '';
+  for (const f of ['signin-form', 'totp-form', 'lock-form']) $(f).reset();
   $('totp-setup').hidden = true;
   $('recovery').hidden = true;
   $('totp-start').hidden = false;
@@ -224,14 +191,29 @@ async function signedIn(session) {
   state.session = session;
   fail('');
   say('');
-  const role = STRINGS[lang][`role.${session.role}`] ?? session.role;
-  $('who').textContent = t('header.who', { user: session.user, role });
+  renderWho();
+  startIdleTimer();
   if (session.enrol_required) {
     show('enrol');
     return;
   }
   show('home');
   await loadSessions();
+}
+
+// The purpose of use the server applies (docs/access-policy.md): the app
+// sends no X-Purpose-Of-Use, so the role's default, HOPERAT for the manager
+// and TREAT otherwise (a break-the-glass grant is honoured under TREAT; the
+// banner shows it).
+function purposeOfUse() {
+  return state.session?.role === 'manager' ? 'HOPERAT' : 'TREAT';
+}
+
+function renderWho() {
+  if (!state.session) return;
+  const { user, role } = state.session;
+  $('who').textContent = t('header.who', { user, role: STRINGS[lang][`role.${role}`] ?? role });
+  $('purpose').textContent = t('header.purpose', { purpose: t(`purpose.${purposeOfUse()}`) });
 }
 
 async function refreshSession() {
@@ -274,6 +256,7 @@ function passkeyError(err) {
   return true;
 }
 
+// Signs in with a passkey; while the screen is locked, unlocks instead.
 async function passkeySignIn() {
   if (!window.PublicKeyCredential) { fail(t('passkey.unsupported')); return; }
   try {
@@ -293,19 +276,20 @@ async function passkeySignIn() {
         userHandle: r.userHandle ? toB64u(r.userHandle) : '',
       },
     });
-    await signedIn(session);
+    if (state.locked) await unlocked(session);
+    else await signedIn(session);
   } catch (err) {
     if (!passkeyError(err)) signinFailed(err);
   }
 }
 
-async function signOut() {
+async function signOut(message = t('signin.signedout')) {
   try {
     await call('POST', '/api/auth/logout');
   } catch (err) {
     if (!(err instanceof HttpError && err.status === 401)) { failWith(err); return; }
   }
-  signedOut(t('signin.signedout'));
+  signedOut(message);
 }
 
 async function signOutEverywhere() {
@@ -408,25 +392,14 @@ async function search(ev) {
   ev.preventDefault();
   const name = ev.target.name.value.trim();
   if (!name) return;
-  const list = $('search-results');
-  clear(list);
+  clear($('search-results'));
   say(t('loading'));
   try {
     const q = new URLSearchParams({ name, _count: String(SEARCH_PAGE) });
     const bundle = await fhir(`/fhir/Patient?${q}`);
-    const patients = (bundle.entry ?? []).map((e) => e.resource).filter((r) => r?.resourceType === 'Patient');
-    for (const p of patients) {
-      const b = el('button', '', 'result');
-      b.type = 'button';
-      b.append(el('span', humanName(p), 'result-name'), el('span', p.birthDate ?? '', 'result-date'));
-      b.addEventListener('click', () => openPatient(p.id));
-      const li = el('li');
-      li.append(b);
-      list.append(li);
-    }
-    let summary = patients.length ? t('search.count', { n: patients.length }) : t('search.none');
-    if (bundle.link?.some((l) => l.relation === 'next')) summary += ' ' + t('search.more', { n: SEARCH_PAGE });
-    $('search-summary').textContent = summary;
+    const patients = resources(bundle, 'Patient');
+    state.search = { patients, more: bundle.link?.some((l) => l.relation === 'next') };
+    renderSearch();
     say('');
   } catch (err) {
     say('');
@@ -434,37 +407,75 @@ async function search(ev) {
   }
 }
 
-async function openPatient(id) {
+function renderSearch() {
+  const list = $('search-results');
+  clear(list);
+  if (!state.search) return;
+  const { patients, more } = state.search;
+  for (const p of patients) {
+    const b = el('button', '', 'result');
+    b.type = 'button';
+    b.append(el('span', humanName(p), 'result-name'), el('span', p.birthDate ?? '', 'result-date'));
+    b.addEventListener('click', () => openPatient(p.id));
+    const li = el('li');
+    li.append(b);
+    list.append(li);
+  }
+  let summary = patients.length ? t('search.count', { n: patients.length }) : t('search.none');
+  if (more) summary += ' ' + t('search.more', { n: SEARCH_PAGE });
+  $('search-summary').textContent = summary;
+}
+
+const resources = (bundle, type) => (bundle?.entry ?? []).map((e) => e.resource).filter((r) => r?.resourceType === type);
+
+// The chart's lists: kind -> the types searched with patient=<id>.
+const CHART_TYPES = {
+  conditions: ['Condition'],
+  allergies: ['AllergyIntolerance'],
+  medications: ['MedicationRequest', 'MedicationStatement'],
+  immunizations: ['Immunization'],
+  observations: ['Observation'],
+  encounters: ['Encounter'],
+  notes: ['DocumentReference'],
+};
+
+// The resources of `type` about patient `id`; null when the server refuses
+// the type to this user (403: reception cannot see clinical data).
+// A physician without care relationship gets empty results (searches are
+// filtered), which renderChart() reads as "offer emergency access".
+async function searchClinical(type, id) {
+  try {
+    const q = new URLSearchParams({ patient: id, _count: String(CLINICAL_PAGE) });
+    return resources(await fhir(`/fhir/${type}?${q}`), type);
+  } catch (err) {
+    if (err instanceof HttpError && err.status === 403) return null;
+    if (err instanceof HttpError && err.status === 404) return [];  // a type this server does not serve
+    throw err;
+  }
+}
+
+async function loadChart(id) {
+  const patient = await fhir(`/fhir/Patient/${encodeURIComponent(id)}`);
+  const lists = {};
+  await Promise.all(Object.entries(CHART_TYPES).map(async ([kind, types]) => {
+    const found = await Promise.all(types.map((type) => searchClinical(type, id)));
+    lists[kind] = found.every((f) => f === null) ? null : found.flatMap((f) => f ?? []);
+  }));
+  return { patient, lists };
+}
+
+async function openPatient(id, { focus = true } = {}) {
   state.patientId = id;
   say(t('loading'));
   try {
-    const path = encodeURIComponent(id);
-    const [p, conditions] = await Promise.all([
-      fhir(`/fhir/Patient/${path}`),
-      fhir(`/fhir/Condition?${new URLSearchParams({ patient: id, _count: '100' })}`),
-    ]);
-    if (state.patientId !== id) return;  // another patient was opened meanwhile
-    $('patient-name').textContent = humanName(p);
-    $('patient-birthdate').textContent = p.birthDate ?? '';
-    $('patient-gender').textContent = p.gender ? t(`gender.${p.gender}`) : '';
-    const ids = $('patient-identifiers');
-    clear(ids);
-    for (const i of p.identifier ?? []) {
-      const kind = codeText(i.type) || i.system || '';
-      ids.append(el('li', kind ? `${kind}: ${i.value ?? ''}` : i.value ?? ''));
-    }
-    const list = $('patient-conditions');
-    clear(list);
-    const found = (conditions.entry ?? []).map((e) => e.resource).filter((r) => r?.resourceType === 'Condition');
-    for (const c of found) {
-      const since = c.onsetDateTime ? ' — ' + t('condition.since', { date: c.onsetDateTime.slice(0, 10) }) : '';
-      list.append(el('li', codeText(c.code) + since));
-    }
-    if (!found.length) list.append(el('li', t('patient.noconditions'), 'hint'));
+    const chart = await loadChart(id);
+    if (state.patientId !== id || state.locked) return;  // another patient was opened, or the screen locked
+    state.chart = chart;
+    renderChart();
     fail('');
     say('');
     $('patient').hidden = false;
-    $('patient-name').focus();
+    if (focus) $('patient-name').focus();
   } catch (err) {
     say('');
     if (err instanceof HttpError && (err.status === 404 || err.status === 410)) fail(t('patient.notfound'));
@@ -472,12 +483,358 @@ async function openPatient(id) {
   }
 }
 
+// Reloads the chart shown (after a write or a break-the-glass grant).
+async function reloadChart() {
+  if (state.patientId) await openPatient(state.patientId, { focus: false });
+}
+
+function clearChart() {
+  $('patient').hidden = true;
+  for (const id of ['patient-identifiers', 'patient-conditions', 'chart-allergies', 'chart-medications',
+                    'chart-immunizations', 'chart-vitals', 'chart-labs', 'chart-encounters', 'chart-notes'])
+    clear($(id));
+  for (const id of ['patient-name', 'patient-birthdate', 'patient-gender']) $(id).textContent = '';
+  $('bg-offer').hidden = true;
+}
+
 function closePatient() {
   state.patientId = null;
-  $('patient').hidden = true;
-  for (const id of ['patient-identifiers', 'patient-conditions']) clear($(id));
-  for (const id of ['patient-name', 'patient-birthdate', 'patient-gender']) $(id).textContent = '';
+  state.chart = null;
+  clearChart();
+  renderBanner();
+  renderWho();
   $('search-name').focus();
+}
+
+// The clinical date of a resource (ISO text), for ordering and display.
+const dateOf = (r) => r.effectiveDateTime ?? r.effectivePeriod?.start ?? r.effectiveInstant ?? r.issued ??
+  r.occurrenceDateTime ?? r.authoredOn ?? r.period?.start ?? r.onsetDateTime ?? r.recordedDate ?? r.date ?? '';
+const day = (iso) => (iso ? String(iso).slice(0, 10) : '');
+const newestFirst = (list) => [...list].sort((a, b) => String(dateOf(b)).localeCompare(String(dateOf(a))));
+
+// Fills list `ul` with one line per resource (newest first, at most LIST_MAX).
+function fillList(ul, list, line) {
+  clear(ul);
+  const sorted = newestFirst(list);
+  for (const r of sorted.slice(0, LIST_MAX)) ul.append(line(r));
+  if (!sorted.length) ul.append(el('li', t('chart.none'), 'hint'));
+  if (sorted.length > LIST_MAX) ul.append(el('li', t('chart.more', { n: sorted.length - LIST_MAX }), 'hint'));
+}
+
+// "text — date" as a list item with a <time>.
+function dated(text, iso) {
+  const li = el('li');
+  if (iso) {
+    const tm = el('time', day(iso), 'date');
+    tm.dateTime = day(iso);
+    li.append(tm, ' ');
+  }
+  li.append(text);
+  return li;
+}
+
+function renderChart() {
+  const c = state.chart;
+  if (!c) return;
+  const p = c.patient;
+  $('patient-name').textContent = humanName(p);
+  $('patient-birthdate').textContent = p.birthDate ?? '';
+  $('patient-gender').textContent = p.gender ? t(`gender.${p.gender}`) : '';
+  const ids = $('patient-identifiers');
+  clear(ids);
+  for (const i of p.identifier ?? []) {
+    const kind = codeText(i.type) || i.system || '';
+    ids.append(el('li', kind ? `${kind}: ${i.value ?? ''}` : i.value ?? ''));
+  }
+  const { lists } = c;
+  for (const kind of Object.keys(CHART_TYPES)) {
+    const sec = kind === 'observations' ? ['sec-vitals', 'sec-labs'] : [`sec-${kind}`];
+    for (const s of sec) $(s).hidden = lists[kind] === null;
+  }
+  // Nothing clinical visible to a clinician: no care relationship (searches
+  // are filtered, instance reads answer 404) unless the glass is broken.
+  const clinician = ['physician', 'nurse'].includes(state.session?.role);
+  const empty = Object.values(lists).every((l) => l !== null && l.length === 0);
+  $('bg-offer').hidden = !(clinician && empty && !activeGrant(p.id));
+  $('write').hidden = !clinician || !$('bg-offer').hidden;
+  if (lists.conditions) {
+    const ul = $('patient-conditions');
+    fillList(ul, lists.conditions, (x) => {
+      const since = x.onsetDateTime ? ' — ' + t('condition.since', { date: day(x.onsetDateTime) }) : '';
+      return el('li', codeText(x.code) + since);
+    });
+    if (!lists.conditions.length) { clear(ul); ul.append(el('li', t('patient.noconditions'), 'hint')); }
+  }
+  if (lists.allergies) fillList($('chart-allergies'), lists.allergies, (x) => dated(codeText(x.code), x.recordedDate ?? x.onsetDateTime));
+  if (lists.medications) {
+    fillList($('chart-medications'), lists.medications, (x) =>
+      dated(codeText(x.medicationCodeableConcept) || x.medicationReference?.display || '', dateOf(x)));
+  }
+  if (lists.immunizations) fillList($('chart-immunizations'), lists.immunizations, (x) => dated(codeText(x.vaccineCode), dateOf(x)));
+  if (lists.encounters) {
+    fillList($('chart-encounters'), lists.encounters, (x) =>
+      dated([codeText(x.type?.[0]), codeText(x.reasonCode?.[0])].filter(Boolean).join(' — ') || x.class?.code || '', dateOf(x)));
+  }
+  if (lists.notes) {
+    fillList($('chart-notes'), lists.notes, (x) => {
+      const li = dated(codeText(x.type) || x.description || '', dateOf(x));
+      const text = attachmentText(x.content?.[0]?.attachment);
+      if (text) li.append(el('p', text.length > 400 ? text.slice(0, 400) + '…' : text, 'note-text'));
+      return li;
+    });
+  }
+  if (lists.observations) {
+    renderPlots($('chart-vitals'), lists.observations.filter((o) => categories(o).includes('vital-signs')));
+    renderPlots($('chart-labs'), lists.observations.filter((o) => categories(o).includes('laboratory')));
+  }
+}
+
+// One series per observed quantity: the Observation's code (or each
+// component's code, e.g. the two pressures of a blood pressure) and unit.
+function seriesOf(observations) {
+  const series = new Map();
+  const add = (code, q, when) => {
+    if (typeof q?.value !== 'number' || !Number.isFinite(q.value)) return;
+    const tm = Date.parse(when);
+    if (Number.isNaN(tm)) return;
+    const name = codeText(code);
+    const unit = q.unit ?? q.code ?? '';
+    const key = `${name}\u0000${unit}`;
+    if (!series.has(key)) series.set(key, { name, unit, points: [] });
+    series.get(key).points.push({ t: tm, v: q.value, when });
+  };
+  for (const o of observations) {
+    const when = dateOf(o);
+    add(o.code, o.valueQuantity, when);
+    for (const c of o.component ?? []) add(c.code, c.valueQuantity, when);
+  }
+  for (const s of series.values()) s.points.sort((a, b) => a.t - b.t);
+  return [...series.values()].sort((a, b) => b.points.length - a.points.length || a.name.localeCompare(b.name));
+}
+
+function renderPlots(box, observations) {
+  clear(box);
+  const all = seriesOf(observations);
+  if (!all.length) { box.append(el('p', t('chart.none'), 'hint')); return; }
+  for (const s of all.slice(0, PLOTS_MAX)) {
+    const last = s.points[s.points.length - 1];
+    const value = `${last.v} ${s.unit}`.trim();
+    const fig = el('figure', undefined, 'plot-box');
+    const label = t('chart.plot', { name: s.name, n: s.points.length, first: day(s.points[0].when), last: day(last.when), value });
+    fig.append(linePlot(s.points, label));
+    const cap = el('figcaption');
+    cap.append(el('span', s.name, 'plot-name'), ' ', el('span', t('chart.latest', { value, date: day(last.when) }), 'hint'));
+    fig.append(cap);
+    box.append(fig);
+  }
+  if (all.length > PLOTS_MAX) box.append(el('p', t('chart.more', { n: all.length - PLOTS_MAX }), 'hint'));
+}
+
+// ---- audit viewer (auditor) -------------------------------------------------
+
+async function auditQuery(ev) {
+  ev.preventDefault();
+  const f = ev.target;
+  const q = new URLSearchParams();
+  if (f.patient.value.trim()) q.set('patient', f.patient.value.trim());
+  else if (f.user.value.trim()) q.set('user', f.user.value.trim());
+  else if (f.from.value && f.to.value) { q.set('from', f.from.value); q.set('to', f.to.value); }
+  else { fail(t('audit.need')); return; }
+  if (f.flagged.checked) q.set('flagged', '1');
+  q.set('limit', '500');
+  say(t('loading'));
+  try {
+    state.audit = (await call('GET', `/api/audit?${q}`)).entries ?? [];
+    renderAudit();
+    fail('');
+    say('');
+  } catch (err) {
+    say('');
+    failWith(err);
+  }
+}
+
+function renderAudit() {
+  const body = $('audit-entries');
+  clear(body);
+  if (!state.audit) return;
+  for (const e of state.audit) {
+    const tr = el('tr', undefined, e.flagged ? 'flagged' : undefined);
+    const action = el('td', e.action ?? '');
+    if (e.flagged) action.append(' ', el('span', t('audit.flag'), 'tag flag'));
+    const outcome = STRINGS[lang][`outcome.${e.outcome}`] ? t(`outcome.${e.outcome}`) : String(e.outcome ?? '');
+    tr.append(el('td', when(e.time)), el('td', `${e.user ?? ''} (${e.role ?? ''})`), action,
+              el('td', [e.type, e.id].filter(Boolean).join('/')), el('td', e.patient ?? ''),
+              el('td', outcome), el('td', e.explanation ?? ''));
+    body.append(tr);
+  }
+  $('audit-summary').textContent = t('audit.count', { n: state.audit.length });
+}
+
+// ---- writing: a note, a vital sign -----------------------------------------
+
+async function saveNote(ev) {
+  ev.preventDefault();
+  const text = $('note-text').value.trim();
+  if (!text || !state.patientId) return;
+  try {
+    await call('POST', '/fhir/DocumentReference', { body: noteResource(state.patientId, text) });
+    $('note-form').reset();
+    await reloadChart();
+    say(t('note.saved'));
+  } catch (err) {
+    failWith(err);
+  }
+}
+
+async function saveVital(ev) {
+  ev.preventDefault();
+  const kind = $('vital-kind').value;
+  const raw = $('vital-value').value.trim().replace(',', '.');
+  const value = Number(raw);
+  if (!raw || !Number.isFinite(value) || !(kind in VITALS)) { fail(t('vital.invalid')); $('vital-value').focus(); return; }
+  try {
+    await call('POST', '/fhir/Observation', { body: vitalResource(state.patientId, kind, value) });
+    $('vital-value').value = '';
+    await reloadChart();
+    say(t('vital.saved'));
+  } catch (err) {
+    failWith(err);
+  }
+}
+
+// ---- break-the-glass -------------------------------------------------------
+
+function activeGrant(id) {
+  const g = state.grants.get(id);
+  if (g && g.until.getTime() > Date.now()) return g;
+  if (g) state.grants.delete(id);
+  return null;
+}
+
+const hhmm = (d) => d.toLocaleTimeString(lang, { hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
+
+// The banner is shown while the patient on screen is under a grant.
+function renderBanner() {
+  const b = $('bg-banner');
+  const g = !state.locked && state.patientId && state.chart ? activeGrant(state.patientId) : null;
+  b.hidden = !g;
+  b.textContent = g ? t('bg.banner', { patient: g.name, time: hhmm(g.until) }) : '';
+}
+
+function openBreakGlass() {
+  $('bg-form').reset();
+  $('bg-error').hidden = true;
+  $('bg-dialog').showModal();
+  $('bg-reason').focus();
+}
+
+async function breakGlass(ev) {
+  ev.preventDefault();
+  const id = state.patientId;
+  const reason = $('bg-reason').value.trim();
+  const code = $('bg-code').value.replace(/\s+/g, '');
+  const wrong = (text) => { $('bg-error').textContent = text; $('bg-error').hidden = false; };
+  if (!reason || !code || !id) { wrong(t('bg.refused')); return; }
+  try {
+    const headers = { 'X-Step-Up': code };
+    const r = await call('POST', '/api/break-glass', { body: { patient: id, reason }, headers });
+    $('bg-code').value = '';
+    const until = new Date(r.until);
+    state.grants.set(id, { until, name: humanName(state.chart.patient) });
+    $('bg-dialog').close();
+    // Hide the banner and refresh the chart once the grant has ended.
+    setTimeout(() => { renderBanner(); renderWho(); reloadChart(); }, Math.max(0, until.getTime() - Date.now()) + 500);
+    await reloadChart();
+    renderBanner();
+    renderWho();
+    $('patient-name').focus();
+  } catch (err) {
+    $('bg-code').value = '';
+    if (err instanceof HttpError && [400, 401, 403, 404].includes(err.status)) wrong(t('bg.refused'));
+    else wrong(err instanceof HttpError ? t('error.generic', { status: err.status }) : t('error.network'));
+  }
+}
+
+// ---- workstation lock ------------------------------------------------------
+
+let idleTimer = null;
+
+// Seconds of inactivity before the screen locks: <html data-lock-after-s>
+// when set (tests), else half the server's idle timeout, at most 5 minutes,
+// so the lock comes well before the server ends the session.
+function lockDelayS() {
+  const set = Number(document.documentElement.dataset.lockAfterS);
+  if (Number.isFinite(set) && set > 0) return set;
+  const idle = Number(state.session?.idle_timeout_s) || 900;
+  return Math.max(10, Math.min(idle / 2, 300));
+}
+
+function stopIdleTimer() {
+  clearTimeout(idleTimer);
+  idleTimer = null;
+}
+
+function startIdleTimer() {
+  stopIdleTimer();
+  if (state.session && !state.locked) idleTimer = setTimeout(lock, lockDelayS() * 1000);
+}
+
+function activity() { if (idleTimer) startIdleTimer(); }
+
+// Locks the screen: the drafts and the open patient are kept in memory,
+// every patient datum leaves the DOM, and the server session is ended so
+// that the cookie left in the browser opens nothing; unlocking signs in again.
+function lock() {
+  stopIdleTimer();
+  if (!state.session || state.locked) return;
+  if ($('bg-dialog').open) $('bg-dialog').close();
+  state.locked = {
+    user: state.session.user,
+    patientId: state.patientId,
+    drafts: { note: $('note-text').value, vitalKind: $('vital-kind').value, vitalValue: $('vital-value').value, search: $('search-name').value },
+  };
+  state.chart = null;
+  state.patientId = null;
+  clearPatientData();
+  fail('');
+  say('');
+  $('lock-intro').textContent = t('lock.intro', { user: state.locked.user });
+  show('lock');
+  renderWho();
+  call('POST', '/api/auth/logout').catch(() => {});  // already ended or offline: nothing to undo
+}
+
+async function unlocked(session) {
+  const was = state.locked;
+  if (!was) return;
+  if (session.user !== was.user) { await signOut(t('lock.other')); return; }
+  state.locked = null;
+  $('lock-form').reset();
+  await signedIn(session);
+  $('search-name').value = was.drafts.search;
+  if (was.patientId) await openPatient(was.patientId, { focus: false });
+  $('note-text').value = was.drafts.note;
+  $('vital-kind').value = was.drafts.vitalKind;
+  $('vital-value').value = was.drafts.vitalValue;
+  renderBanner();
+  (was.drafts.note ? $('note-text') : $('search-name')).focus();
+}
+
+async function unlockWithPassword(ev) {
+  ev.preventDefault();
+  const body = { username: state.locked?.user ?? '', password: $('lock-password').value };
+  const code = $('lock-code').value.replace(/\s+/g, '');
+  if (code) body.code = code;
+  $('lock-form').reset();
+  try {
+    await unlocked(await call('POST', '/api/auth/login', { body }));
+  } catch (err) {
+    if (err instanceof HttpError && err.status === 429) fail(t('signin.throttled', { n: err.retryAfter ?? 1 }));
+    else if (err instanceof HttpError && err.status === 401) fail(t('lock.failed'));
+    else failWith(err);
+    $('lock-password').focus();
+  }
 }
 
 // ---- sessions -------------------------------------------------------------
@@ -528,12 +885,28 @@ function translatePage() {
   document.documentElement.lang = lang;
   document.title = t('app.name');
   for (const e of document.querySelectorAll('[data-i18n]')) e.textContent = t(e.dataset.i18n);
+  for (const e of document.querySelectorAll('[data-i18n-label]')) e.setAttribute('aria-label', t(e.dataset.i18nLabel));
+}
+
+// Switches between French and English and re-renders what is on screen
+// from memory: form fields, the open chart and drafts are kept.
+function switchLanguage() {
+  lang = lang === 'fr' ? 'en' : 'fr';
+  translatePage();
+  renderWho();
+  renderSearch();
+  renderAudit();
+  renderChart();
+  renderBanner();
+  if (state.locked) $('lock-intro').textContent = t('lock.intro', { user: state.locked.user });
+  if (state.session && !state.locked && !$('view-home').hidden) loadSessions();
 }
 
 function wire() {
   $('signin-form').addEventListener('submit', passwordSignIn);
   $('signin-passkey').addEventListener('click', passkeySignIn);
-  $('signout').addEventListener('click', signOut);
+  $('signout').addEventListener('click', () => signOut());
+  $('lang').addEventListener('click', switchLanguage);
   $('totp-start').addEventListener('click', startTotp);
   $('totp-form').addEventListener('submit', confirmTotp);
   $('recovery-done').addEventListener('click', () => { clear($('recovery-codes')); refreshSession(); });
@@ -542,6 +915,16 @@ function wire() {
   $('search-form').addEventListener('submit', search);
   $('patient-close').addEventListener('click', closePatient);
   $('logout-all').addEventListener('click', signOutEverywhere);
+  $('note-form').addEventListener('submit', saveNote);
+  $('audit-form').addEventListener('submit', auditQuery);
+  $('vital-form').addEventListener('submit', saveVital);
+  $('bg-open').addEventListener('click', openBreakGlass);
+  $('bg-form').addEventListener('submit', breakGlass);
+  $('bg-cancel').addEventListener('click', () => { $('bg-form').reset(); $('bg-dialog').close(); });
+  $('lock-form').addEventListener('submit', unlockWithPassword);
+  $('lock-passkey').addEventListener('click', passkeySignIn);
+  $('lock-signout').addEventListener('click', () => signOut());
+  for (const type of ['keydown', 'pointerdown', 'input', 'wheel']) document.addEventListener(type, activity, { capture: true, passive: true });
 }
 
 translatePage();

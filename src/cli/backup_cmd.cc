@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
+#include <map>
 #include <memory>
 
 #include "backup/backup.h"
@@ -123,6 +124,24 @@ struct TargetArgs {
 std::string when(int64_t ms) { return format_instant(ms); }
 
 }  // namespace
+
+void add_schedule_options(CLI::App& serve, backup::ScheduleOptions& o) {
+  // Durations: 90s, 30m, 24h, 7d, or plain seconds.
+  const auto unit = CLI::AsNumberWithUnit(std::map<std::string, int64_t>{{"s", 1}, {"m", 60}, {"h", 3600}, {"d", 86400}},
+                                          CLI::AsNumberWithUnit::CASE_SENSITIVE);
+  auto* to = serve.add_option("--backup-to", o.target,
+                              "back up to this target (a directory or sftp://user@host[:port]/path) on a schedule");
+  serve.add_option("--backup-every", o.every_s, "scheduled backups: interval (default 24h)")->transform(unit)->needs(to);
+  serve.add_option("--backup-rpo", o.rpo_s,
+                   "scheduled backups: flag an audit entry when the newest good backup is older (default 26h)")
+      ->transform(unit)
+      ->needs(to);
+  serve.add_option("--backup-keep-daily", o.keep.daily, "scheduled backups: keep the newest of the last N days (7)")->needs(to);
+  serve.add_option("--backup-keep-weekly", o.keep.weekly, "... of the last N weeks (4)")->needs(to);
+  serve.add_option("--backup-keep-monthly", o.keep.monthly, "... of the last N months (12)")->needs(to);
+  serve.add_option("--ssh-key", o.sftp.identity_file, "scheduled SFTP backups: private key file")->needs(to);
+  serve.add_option("--known-hosts", o.sftp.known_hosts, "scheduled SFTP backups: known_hosts file")->needs(to);
+}
 
 void add_backup_commands(CLI::App& app, int& rc) {
   auto* b = app.add_subcommand("backup", "encrypted off-site backups (docs/formats/backup.md)");

@@ -187,6 +187,8 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0, 86400));
   serve->add_option("--witness-file", serve_witness_file,
                     "write each new signed checkpoint to this file (atomically), for an external witness");
+  mv::backup::ScheduleOptions backup_schedule;
+  mv::cli::add_schedule_options(*serve, backup_schedule);
   serve->add_option("--public-url", serve_opts.public_url,
                     "https://HOST[:PORT] browsers use (passkeys' rpId is HOST); default https://localhost:PORT");
   std::string session_idle = "15m", session_max = "12h";
@@ -221,6 +223,12 @@ int main(int argc, char** argv) {
             if (auto st = mv::write_file_atomic(file, note); !st.ok())
               std::fprintf(stderr, "{\"event\":\"witness-file-failed\"}\n");
           });
+    }
+    std::unique_ptr<mv::backup::BackupSchedule> backups;  // stopped before the checkpoints: waits for a run
+    if (!backup_schedule.target.empty()) {
+      auto sched = mv::backup::BackupSchedule::start(**v, backup_schedule);
+      if (!sched.ok()) { rc = fail(sched.error()); return; }
+      backups = std::move(sched).value();
     }
     auto st = mv::http::serve(**v, serve_opts);
     if (!st.ok()) rc = fail(st.error());

@@ -216,18 +216,6 @@ def clinical_calls(srv, doc, front):
     return pid
 
 
-def events(srv, name):
-    out = []
-    for line in list(srv.log_lines):
-        try:
-            ev = json.loads(line)
-        except ValueError:
-            continue
-        if ev.get("event") == name:
-            out.append(ev)
-    return out
-
-
 class SyslogForwarding(unittest.TestCase):
     def setUp(self):
         self.v = Vault()
@@ -310,18 +298,18 @@ class SyslogForwarding(unittest.TestCase):
             status, _, _ = srv.request("GET", "/fhir/Patient?_count=1", token=self.doc)
             self.assertEqual(status, 200)
         self.assertLess(time.time() - t0, 10)
-        wait_for(lambda: events(srv, "syslog-forward-failed"), 30, "the outage to be logged")
+        wait_for(lambda: srv.events("syslog-forward-failed"), 30, "the outage to be logged")
         clinical_calls(srv, self.doc, self.front)
         time.sleep(2.5)  # several reconnection attempts
-        self.assertEqual(len(events(srv, "syslog-forward-failed")), 1)
-        failed = events(srv, "syslog-forward-failed")[0]
+        self.assertEqual(len(srv.events("syslog-forward-failed")), 1)
+        failed = srv.events("syslog-forward-failed")[0]
         self.assertEqual(failed["target"], f"tcp://127.0.0.1:{rx.port}")
         self.assertRegex(failed["error"], "closed by the collector|refused")
         # Back up: what was logged meanwhile arrives (at least once).
         rx.start()
         self.assert_forwarded(rx, stored_entries(self.v, mark))
         self.assert_forwarded(rx, stored_entries(self.v, before))
-        wait_for(lambda: events(srv, "syslog-forward-resumed"), 30, "the recovery to be logged")
+        wait_for(lambda: srv.events("syslog-forward-resumed"), 30, "the recovery to be logged")
         self.assertEqual(srv.stop(), 0)
         self.assert_no_patient_data(rx)
 
@@ -333,13 +321,13 @@ class SyslogForwarding(unittest.TestCase):
         # A collector certificate from another CA: nothing is sent.
         srv = self.serve("--syslog", f"tls://localhost:{rx.port}", "--syslog-ca", pki["other_ca"])
         clinical_calls(srv, self.doc, self.front)
-        wait_for(lambda: events(srv, "syslog-forward-failed"), 30, "the refused certificate")
-        self.assertIn("certificate not accepted", events(srv, "syslog-forward-failed")[0]["error"])
+        wait_for(lambda: srv.events("syslog-forward-failed"), 30, "the refused certificate")
+        self.assertIn("certificate not accepted", srv.events("syslog-forward-failed")[0]["error"])
         self.assertEqual(srv.stop(), 0)
         # The right CA, but the certificate names localhost, not 127.0.0.1.
         srv = self.serve("--syslog", f"tls://127.0.0.1:{rx.port}", "--syslog-ca", pki["ca"])
-        wait_for(lambda: events(srv, "syslog-forward-failed"), 30, "the host name check")
-        self.assertIn("mismatch", events(srv, "syslog-forward-failed")[0]["error"])
+        wait_for(lambda: srv.events("syslog-forward-failed"), 30, "the host name check")
+        self.assertIn("mismatch", srv.events("syslog-forward-failed")[0]["error"])
         self.assertEqual(srv.stop(), 0)
         self.assertEqual(rx.lines(), [])
 
@@ -350,7 +338,7 @@ class SyslogForwarding(unittest.TestCase):
         entries = stored_entries(self.v, before)
         self.assertGreaterEqual(len(entries), 10)
         self.assert_forwarded(rx, entries)
-        self.assertEqual(events(srv, "syslog-forward-failed"), [])
+        self.assertEqual(srv.events("syslog-forward-failed"), [])
         self.assertEqual(srv.stop(), 0)
         self.assert_no_patient_data(rx)
 

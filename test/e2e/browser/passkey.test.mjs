@@ -3,7 +3,8 @@
 // with a password, registers a passkey on a virtual authenticator (CTAP2,
 // internal, resident key, user verification), signs out, signs in again
 // with the passkey alone, finds a patient by name prefix and sees the
-// imported name and birth date. Along the way: the session cookie's
+// imported name and birth date; the workstation locks and the passkey
+// unlocks it (a new session; the old one ended). Along the way: the session cookie's
 // attributes, the refusal of a signed-out cookie, the 401 and 429 messages,
 // and no Content-Security-Policy violation. A second test enrols an
 // authenticator app (TOTP by oathtool), gets the recovery codes and signs in
@@ -15,11 +16,11 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { request } from 'node:https';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { chromium } from 'playwright-core';
 import { Vault } from '../http/medvault.mjs';
+import { freePort } from './lib.mjs';
 
 const CHROMIUM = process.env.MEDVAULT_CHROMIUM || '/usr/bin/chromium';
 const USER = 'drweb';
@@ -71,18 +72,6 @@ let page;
 let shots;
 const problems = [];  // CSP violations and uncaught page errors
 
-// A port that was free a moment ago: the rpId must be `localhost` and the
-// origin known before the server starts, so port 0 cannot be used.
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port: p } = s.address();
-      s.close(() => resolve(p));
-    });
-  });
-}
 
 // A plain HTTPS request outside the browser, trusting the vault's certificate.
 function plainRequest(method, path, headers = {}) {
@@ -260,18 +249,31 @@ test('password, passkey registration, passkey sign-in, patient search and view',
   assert.equal(page.url(), `https://localhost:${port}/`);
   assert.equal(await page.evaluate(() => localStorage.length + sessionStorage.length), 0);
 
+  // -- workstation lock, unlocked with the passkey: the chart comes back -------
+  await page.evaluate(() => { document.documentElement.dataset.lockAfterS = '1'; });
+  await page.keyboard.press('Shift');  // activity: the lock timer restarts with 1 s
+  await visible('#lock-title');
+  assert.ok(!(await page.content()).includes('Marchetti'), 'the locked page holds no patient data');
+  await page.evaluate(() => { delete document.documentElement.dataset.lockAfterS; });
+  await page.click('#lock-passkey');
+  await page.locator('#patient-name', { hasText: PATIENT.name }).waitFor({ timeout: 15000 });
+  const third = await sessionCookie();
+  assert.ok(third && third.value !== second.value, 'unlocking opened a new session');
+  const locked = await plainRequest('GET', '/api/auth/session', { Cookie: `${COOKIE}=${second.value}` });
+  assert.equal(locked.status, 401, 'the session of before the lock was ended');
+
   // -- the user's sessions; sign out everywhere ----------------------------------
   await page.locator('#sessions tr').first().waitFor({ timeout: 15000 });
   assert.ok((await page.locator('#sessions').textContent()).includes('this browser'));
   await page.click('#logout-all');
   await visible('#signin-title');
   assert.equal(await page.locator('#patient-name').textContent(), '', 'patient data cleared from the page');
-  const replay2 = await plainRequest('GET', '/api/auth/session', { Cookie: `${COOKIE}=${second.value}` });
+  const replay2 = await plainRequest('GET', '/api/auth/session', { Cookie: `${COOKIE}=${third.value}` });
   assert.equal(replay2.status, 401, 'a session ended by "sign out everywhere" is refused');
 
   assert.deepEqual(problems, [], 'no CSP violation, no script error');
   const logs = server.logs.join('\n');
-  for (const secret of [PASSWORD, 'Marchetti', PATIENT.birthDate, first.value, second.value])
+  for (const secret of [PASSWORD, 'Marchetti', PATIENT.birthDate, first.value, second.value, third.value])
     assert.ok(!logs.includes(secret), 'no password, patient data or cookie in the server logs');
 });
 

@@ -103,6 +103,18 @@ class Server:
     def alive(self):
         return self.proc.poll() is None
 
+    def events(self, name):
+        """The JSON lines of stderr whose "event" is `name`, so far."""
+        out = []
+        for line in list(self.log_lines):
+            try:
+                ev = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(ev, dict) and ev.get("event") == name:
+                out.append(ev)
+        return out
+
     def connection(self, fresh=False):
         """A keep-alive connection per thread."""
         conn = getattr(self.local, "conn", None)
