@@ -309,9 +309,13 @@ class BackupVault : public ::testing::Test {
     for (int i : which) out.push_back(*read_file(dir_.path() / "kit" / ("share-" + std::to_string(i) + ".txt")));
     return out;
   }
+  // Chunks about one database page long. Adding one patient touches ~30 of
+  // the ~280 pages, scattered: its index tokens are keyed hashes, so each
+  // lands in a different leaf of the token index. With 16 KiB chunks that
+  // was half of the chunks; with 4 KiB chunks it is about a fifth.
   CreateOptions small() {
     CreateOptions o;
-    o.chunker = {4096, 16384, 65536};
+    o.chunker = {1024, 4096, 16384};
     return o;
   }
 
@@ -325,7 +329,8 @@ TEST_F(BackupVault, CreateVerifyRestore) {
   auto r1 = create_backup(*vault_, *target_, small());
   ASSERT_TRUE(r1.ok()) << r1.error().message;
   EXPECT_EQ(r1->seq, 1u);
-  EXPECT_EQ(r1->new_chunks, r1->chunks);
+  EXPECT_GT(r1->new_chunks, 0u);
+  EXPECT_LE(r1->new_chunks, r1->chunks);  // identical chunks (free pages) are stored once
   add_patient("p-new", "Newcomer");
   auto r2 = create_backup(*vault_, *target_, small());
   ASSERT_TRUE(r2.ok()) << r2.error().message;
