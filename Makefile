@@ -50,7 +50,7 @@ bench: setup
 	@cmake -S . -B $(BENCH_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release -DMEDVAULT_BENCH=ON >/dev/null
 	@ninja -C $(BENCH_BUILD) -j$(JOBS)
 	@bash bench/run.sh $(BENCH_BUILD)
-	@bash bench/http_load.sh $(BENCH_BUILD)/src/cli/medvault
+	@bash bench/perf_suite.sh $(BENCH_BUILD)/src/cli/medvault
 	@bash bench/backup_bench.sh $(BENCH_BUILD)/src/cli/medvault
 
 demo: build

@@ -1,7 +1,10 @@
-// medvault staff web app: sign-in (password + code, passkey), second-factor
-// enrolment, patient search, the chart (problems, allergies, medications,
-// immunizations, vitals and lab plots, encounters, notes), writing a note or
-// a vital sign, break-the-glass, the workstation lock, the user's sessions.
+// medvault staff web app: sign-in (password + code, passkey, client
+// certificate), second-factor enrolment, patient search (name, birth date,
+// identifier), the chart (problems, allergies, medications, immunizations,
+// vitals and lab plots, encounters, notes), writing a note, a vital sign, an
+// encounter, an allergy or a prescription, consent directives at the front
+// desk, break-the-glass, the workstation lock, the user's sessions, the audit
+// viewer and its CSV export (auditor), the users page (it-admin).
 //
 // Rules this file keeps (docs/architecture.md, "Staff web app"):
 // - The page's CSP allows only same-origin scripts and styles: no inline
@@ -17,7 +20,10 @@
 
 import { STRINGS } from './strings.js';
 import { linePlot } from './plot.js';
-import { VITALS, attachmentText, categories, noteResource, vitalResource } from './fhir.js';
+import {
+  CONSENT_LABELS, CONSENT_ROLES, VITALS, allergyResource, attachmentText, categories, consentResource,
+  consentSummary, encounterResource, medicationResource, noteResource, patientQueries, vitalResource,
+} from './fhir.js';
 
 // The first of the browser's preferred languages that the app has.
 function pickLanguage() {
@@ -48,6 +54,8 @@ const state = {
   patientId: null, // the patient shown, if any
   search: null,    // {patients, more} of the last search, for re-rendering
   audit: null,     // entries of the last audit query, for re-rendering
+  auditQuery: '',  // the query string of those entries (the CSV export repeats it)
+  users: null,     // the administrator's user list, for re-rendering
   chart: null,     // {patient, lists: {kind: resources | null (refused)}, refused}
   grants: new Map(),  // patient id -> {until: Date, name}: break-the-glass grants
   locked: null,    // while locked: {user, patientId, drafts}
@@ -129,11 +137,14 @@ function show(view) {
   $('who').hidden = !signedIn;
   $('purpose').hidden = !signedIn;
   $('signout').hidden = !signedIn;
-  // The privacy officer (auditor) has the audit viewer instead of patients.
+  // The privacy officer (auditor) has the audit viewer instead of patients,
+  // the administrator (it-admin) the users page.
   const auditor = state.session?.role === 'auditor';
+  const admin = state.session?.role === 'it-admin';
   $('audit').hidden = !auditor;
-  $('search').hidden = auditor;
-  const home = auditor ? 'audit-title' : 'search-title';
+  $('admin').hidden = !admin;
+  $('search').hidden = auditor || admin;
+  const home = auditor ? 'audit-title' : admin ? 'admin-title' : 'search-title';
   const heading = { signin: 'signin-title', enrol: 'enrol-title', home, lock: 'lock-title' }[view];
   $(heading).focus();
 }
@@ -152,9 +163,12 @@ function clearPatientData() {
   clearChart();
   clear($('search-results'));
   clear($('audit-entries'));
+  clear($('admin-users'));
   $('search-summary').textContent = '';
   $('audit-summary').textContent = '';
-  for (const f of ['search-form', 'note-form', 'vital-form', 'audit-form']) $(f).reset();
+  for (const f of ['search-form', 'note-form', 'vital-form', 'audit-form', 'audit-export-form', 'encounter-form',
+                   'allergy-form', 'medication-form', 'consent-form']) $(f).reset();
+  $('admin-code').value = '';
   renderBanner();
   $('bg-dialog').close();
   $('bg-form').reset();
@@ -167,6 +181,8 @@ function forget() {
   state.patientId = null;
   state.search = null;
   state.audit = null;
+  state.auditQuery = '';
+  state.users = null;
   state.chart = null;
   state.locked = null;
   state.grants.clear();
@@ -198,6 +214,7 @@ async function signedIn(session) {
     return;
   }
   show('home');
+  if (session.role === 'it-admin') await loadUsers();
   await loadSessions();
 }
 
@@ -280,6 +297,16 @@ async function passkeySignIn() {
     else await signedIn(session);
   } catch (err) {
     if (!passkeyError(err)) signinFailed(err);
+  }
+}
+
+// Signs in with the client certificate the browser presented during the
+// TLS handshake (a smart card or an installed certificate; `serve --client-ca`).
+async function certificateSignIn() {
+  try {
+    await signedIn(await call('POST', '/api/auth/certificate', { body: {} }));
+  } catch (err) {
+    signinFailed(err);
   }
 }
 
@@ -390,15 +417,22 @@ const codeText = (cc) => cc?.text ?? cc?.coding?.find((c) => c.display)?.display
 
 async function search(ev) {
   ev.preventDefault();
-  const name = ev.target.name.value.trim();
-  if (!name) return;
+  const text = ev.target.name.value.trim();
+  if (!text) return;
+  const queries = patientQueries(text);
+  if (!queries.length) { fail(t('search.badquery')); return; }
   clear($('search-results'));
+  $('search-summary').textContent = '';
   say(t('loading'));
   try {
-    const q = new URLSearchParams({ name, _count: String(SEARCH_PAGE) });
-    const bundle = await fhir(`/fhir/Patient?${q}`);
-    const patients = resources(bundle, 'Patient');
-    state.search = { patients, more: bundle.link?.some((l) => l.relation === 'next') };
+    // A name prefix and an identifier may both match: one list, no duplicates.
+    const bundles = await Promise.all(queries.map((q) =>
+      fhir(`/fhir/Patient?${new URLSearchParams({ ...q, _count: String(SEARCH_PAGE) })}`)));
+    const byId = new Map();
+    for (const b of bundles) for (const p of resources(b, 'Patient')) byId.set(p.id, p);
+    const more = bundles.some((b) => b.link?.some((l) => l.relation === 'next'));
+    state.search = { patients: [...byId.values()], more };
+    fail('');
     renderSearch();
     say('');
   } catch (err) {
@@ -461,7 +495,9 @@ async function loadChart(id) {
     const found = await Promise.all(types.map((type) => searchClinical(type, id)));
     lists[kind] = found.every((f) => f === null) ? null : found.flatMap((f) => f ?? []);
   }));
-  return { patient, lists };
+  // The front desk records consent directives (reception reads and writes Consent).
+  const consents = state.session?.role === 'reception' ? await searchClinical('Consent', id) : null;
+  return { patient, lists, consents };
 }
 
 async function openPatient(id, { focus = true } = {}) {
@@ -478,7 +514,10 @@ async function openPatient(id, { focus = true } = {}) {
     if (focus) $('patient-name').focus();
   } catch (err) {
     say('');
-    if (err instanceof HttpError && (err.status === 404 || err.status === 410)) fail(t('patient.notfound'));
+    if (err instanceof HttpError && [403, 404, 410].includes(err.status)) {
+      state.patientId = null;
+      fail(t('patient.notfound'));
+    }
     else failWith(err);
   }
 }
@@ -495,6 +534,8 @@ function clearChart() {
     clear($(id));
   for (const id of ['patient-name', 'patient-birthdate', 'patient-gender']) $(id).textContent = '';
   $('bg-offer').hidden = true;
+  $('consent').hidden = true;
+  clear($('consent-list'));
 }
 
 function closePatient() {
@@ -557,6 +598,8 @@ function renderChart() {
   const empty = Object.values(lists).every((l) => l !== null && l.length === 0);
   $('bg-offer').hidden = !(clinician && empty && !activeGrant(p.id));
   $('write').hidden = !clinician || !$('bg-offer').hidden;
+  $('medication-form').hidden = state.session?.role !== 'physician';  // prescribing is the physician's
+  renderConsents();
   if (lists.conditions) {
     const ul = $('patient-conditions');
     fillList(ul, lists.conditions, (x) => {
@@ -568,7 +611,8 @@ function renderChart() {
   if (lists.allergies) fillList($('chart-allergies'), lists.allergies, (x) => dated(codeText(x.code), x.recordedDate ?? x.onsetDateTime));
   if (lists.medications) {
     fillList($('chart-medications'), lists.medications, (x) =>
-      dated(codeText(x.medicationCodeableConcept) || x.medicationReference?.display || '', dateOf(x)));
+      dated([codeText(x.medicationCodeableConcept) || x.medicationReference?.display || '',
+             x.dosageInstruction?.[0]?.text].filter(Boolean).join(' — '), dateOf(x)));
   }
   if (lists.immunizations) fillList($('chart-immunizations'), lists.immunizations, (x) => dated(codeText(x.vaccineCode), dateOf(x)));
   if (lists.encounters) {
@@ -645,6 +689,7 @@ async function auditQuery(ev) {
   say(t('loading'));
   try {
     state.audit = (await call('GET', `/api/audit?${q}`)).entries ?? [];
+    state.auditQuery = q.toString();
     renderAudit();
     fail('');
     say('');
@@ -700,6 +745,192 @@ async function saveVital(ev) {
     say(t('vital.saved'));
   } catch (err) {
     failWith(err);
+  }
+}
+
+// Saves a resource built from a small chart form, then reloads the chart.
+async function saveFromForm(ev, { field, type, build, saved }) {
+  ev.preventDefault();
+  const value = $(field).value.trim();
+  if (!value) { fail(t('write.empty')); $(field).focus(); return; }
+  if (!state.patientId) return;
+  try {
+    await call('POST', `/fhir/${type}`, { body: build(state.patientId, value, state.session?.practitioner ?? '') });
+    ev.target.reset();
+    await reloadChart();
+    say(t(saved));
+  } catch (err) {
+    failWith(err);
+  }
+}
+
+const saveEncounter = (ev) => saveFromForm(ev, {
+  field: 'encounter-reason', type: 'Encounter', saved: 'encounter.saved',
+  build: (id, reason, pr) => encounterResource(id, reason, pr),
+});
+const saveAllergy = (ev) => saveFromForm(ev, {
+  field: 'allergy-substance', type: 'AllergyIntolerance', saved: 'allergy.saved',
+  build: (id, substance, pr) => allergyResource(id, substance, $('allergy-criticality').value, pr),
+});
+const saveMedication = (ev) => saveFromForm(ev, {
+  field: 'medication-name', type: 'MedicationRequest', saved: 'medication.saved',
+  build: (id, med, pr) => medicationResource(id, med, $('medication-dosage').value.trim(), pr),
+});
+
+// ---- consent directives (reception) ------------------------------------------
+
+// The patient's GP ("Practitioner/x"), if the chart names one.
+const gpOf = (p) => (p?.generalPractitioner ?? []).map((r) => r?.reference).find((r) => /^Practitioner\/[^/]+$/.test(r ?? '')) ?? '';
+
+function consentLine(c) {
+  const s = consentSummary(c);
+  const status = c.status ?? '';
+  if (!s || !s.deny) return el('li', t('consent.other', { status, id: c.id ?? '' }));
+  const what = s.labels.length ? t('consent.what.label', { label: s.labels.join(', ') }) : t('consent.what.all');
+  const roles = [...s.roles.map((r) => STRINGS[lang][`role.${r}`] ?? r), ...s.actors];
+  let to = roles.length ? t('consent.line.to.roles', { roles: roles.join(', ') }) : t('consent.line.to.all');
+  if (s.except.length) to += ' ' + t('consent.line.except', { refs: s.except.join(', ') });
+  return el('li', t('consent.line', { status, what, to }));
+}
+
+// The reception's consent panel: the directives and the form's choices,
+// limited to what the policy enforces (docs/access-policy.md).
+function renderConsents() {
+  const c = state.chart;
+  const show = !!c && Array.isArray(c.consents);
+  $('consent').hidden = !show;
+  if (!show) return;
+  const ul = $('consent-list');
+  clear(ul);
+  for (const x of c.consents) ul.append(consentLine(x));
+  if (!c.consents.length) ul.append(el('li', t('consent.none'), 'hint'));
+  const what = $('consent-what');
+  const keepWhat = what.value;
+  clear(what);
+  what.append(new Option(t('consent.what.all'), ''));
+  for (const l of CONSENT_LABELS) what.append(new Option(t('consent.what.label', { label: l }), l));
+  what.value = keepWhat;
+  const to = $('consent-to');
+  const keepTo = to.value;
+  clear(to);
+  for (const r of CONSENT_ROLES) to.append(new Option(t('consent.to.role', { role: STRINGS[lang][`role.${r}`] ?? r }), `role:${r}`));
+  const gp = gpOf(c.patient);
+  if (gp) to.append(new Option(t('consent.to.exceptgp', { gp }), `gp:${gp}`));
+  if ([...to.options].some((o) => o.value === keepTo)) to.value = keepTo;
+}
+
+async function saveConsent(ev) {
+  ev.preventDefault();
+  if (!state.patientId) return;
+  const label = $('consent-what').value;
+  const [kind, value] = $('consent-to').value.split(/:(.*)/s);
+  const to = kind === 'gp' ? { exceptGp: value } : { role: value };
+  try {
+    await call('POST', '/fhir/Consent', { body: consentResource(state.patientId, { label, to }) });
+    await reloadChart();
+    say(t('consent.saved'));
+  } catch (err) {
+    failWith(err);
+  }
+}
+
+// ---- user administration (it-admin) -------------------------------------------
+
+async function loadUsers() {
+  try {
+    state.users = (await call('GET', '/api/admin/users')).users ?? [];
+    renderUsers();
+  } catch (err) {
+    failWith(err);
+  }
+}
+
+function renderUsers() {
+  const body = $('admin-users');
+  clear(body);
+  if (!state.users) return;
+  const yn = (b) => t(b ? 'admin.yes' : 'admin.no');
+  for (const u of state.users) {
+    const tr = el('tr', undefined, u.disabled ? 'disabled' : undefined);
+    const m = u.mfa ?? {};
+    const th = el('th', u.username);
+    th.scope = 'row';
+    tr.append(th, el('td', STRINGS[lang][`role.${u.role}`] ?? u.role),
+              el('td', t('admin.mfa', { totp: yn(m.totp), passkeys: m.passkeys ?? 0, certificates: m.certificates ?? 0 })),
+              el('td', t(u.disabled ? 'admin.disabled' : 'admin.active')),
+              el('td', u.expires ? when(u.expires) : t('admin.never')),
+              el('td', String(u.sessions ?? 0)));
+    const actions = el('td');
+    for (const what of [u.disabled ? 'enable' : 'disable', 'revoke']) {
+      const b = el('button', t(`admin.${what}`, { user: u.username }), what === 'enable' ? undefined : 'danger');
+      b.type = 'button';
+      b.dataset.user = u.username;
+      b.dataset.action = what;
+      b.addEventListener('click', () => adminAction(u.username, what));
+      actions.append(b, ' ');
+    }
+    tr.append(actions);
+    body.append(tr);
+  }
+}
+
+async function adminAction(user, what) {
+  const code = $('admin-code').value.replace(/\s+/g, '');
+  if (!code) { fail(t('admin.needcode')); $('admin-code').focus(); return; }
+  $('admin-code').value = '';
+  try {
+    await call('POST', `/api/admin/users/${encodeURIComponent(user)}/${what}`, { body: {}, headers: { 'X-Step-Up': code } });
+    fail('');
+    say(t(`admin.done.${what}`, { user }));
+    await loadUsers();
+  } catch (err) {
+    // 401 here is the step-up code, not the session (GET /api/auth/session tells).
+    if (err instanceof HttpError && err.status === 401 && (await sessionAlive())) { fail(t('admin.badcode')); $('admin-code').focus(); }
+    else failWith(err);
+  }
+}
+
+// Whether the session still works (a 401 from a step-up check is then the code's).
+async function sessionAlive() {
+  try {
+    await call('GET', '/api/auth/session');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+// ---- audit export (auditor) ---------------------------------------------------
+
+// Downloads the entries of the last query as CSV from GET /api/audit/export
+// (Accept must name JSON too, as for every API route: errors are JSON), which wants a fresh code of the auditor's authenticator (X-Step-Up). The
+// file goes straight from memory to the browser's download, through a blob
+// URL revoked at once.
+async function exportAudit(ev) {
+  ev.preventDefault();
+  const code = $('audit-export-code').value.replace(/\s+/g, '');
+  $('audit-export-code').value = '';
+  if (!state.auditQuery) { fail(t('audit.need')); return; }
+  if (!code) { fail(t('audit.export.needcode')); $('audit-export-code').focus(); return; }
+  try {
+    const res = await fetch(`/api/audit/export?${state.auditQuery}`, {
+      headers: { Accept: 'text/csv, application/json', 'X-Step-Up': code }, credentials: 'same-origin', cache: 'no-store', redirect: 'error',
+    });
+    if (!res.ok) throw new HttpError(res.status, null);
+    const blob = await res.blob();
+    const url = URL.createObjectURL(blob);
+    const a = el('a');
+    a.href = url;
+    a.download = 'medvault-audit.csv';
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 0);
+    fail('');
+    say(t('audit.export.done', { n: state.audit?.length ?? 0 }));
+  } catch (err) {
+    if (err instanceof HttpError && err.status === 401 && (await sessionAlive())) { fail(t('audit.export.badcode')); $('audit-export-code').focus(); }
+    else failWith(err);
   }
 }
 
@@ -896,6 +1127,7 @@ function switchLanguage() {
   renderWho();
   renderSearch();
   renderAudit();
+  renderUsers();
   renderChart();
   renderBanner();
   if (state.locked) $('lock-intro').textContent = t('lock.intro', { user: state.locked.user });
@@ -918,6 +1150,12 @@ function wire() {
   $('note-form').addEventListener('submit', saveNote);
   $('audit-form').addEventListener('submit', auditQuery);
   $('vital-form').addEventListener('submit', saveVital);
+  $('encounter-form').addEventListener('submit', saveEncounter);
+  $('allergy-form').addEventListener('submit', saveAllergy);
+  $('medication-form').addEventListener('submit', saveMedication);
+  $('consent-form').addEventListener('submit', saveConsent);
+  $('audit-export-form').addEventListener('submit', exportAudit);
+  $('signin-cert').addEventListener('click', certificateSignIn);
   $('bg-open').addEventListener('click', openBreakGlass);
   $('bg-form').addEventListener('submit', breakGlass);
   $('bg-cancel').addEventListener('click', () => { $('bg-form').reset(); $('bg-dialog').close(); });

@@ -92,11 +92,20 @@ const Cell kCells[] = {
     {"reception", E, "Patient", Rel::yes, Label::none, Consent::none, false},
     {"reception", R, "Patient", Rel::none, Label::none, Consent::deny, false},
     {"reception", R, "Patient", Rel::none, Label::psy, Consent::none, false},
+    // The front desk records and reads consent directives; not other clinical types.
+    {"reception", R, "Consent", Rel::none, Label::none, Consent::none, true},
+    {"reception", S, "Consent", Rel::none, Label::none, Consent::none, true},
+    {"reception", C, "Consent", Rel::none, Label::none, Consent::none, true},
+    {"reception", U, "Consent", Rel::none, Label::none, Consent::none, true},
+    {"reception", R, "Consent", Rel::none, Label::none, Consent::deny, false},
+    {"reception", C, "Condition", Rel::none, Label::none, Consent::none, false},
     // Manager: schedule and directory only.
     {"manager", R, "Appointment", Rel::none, Label::none, Consent::none, true},
     {"manager", U, "Appointment", Rel::none, Label::none, Consent::none, false},
     {"manager", R, "Patient", Rel::none, Label::none, Consent::none, false},
     {"manager", R, "Condition", Rel::yes, Label::none, Consent::none, false},
+    {"manager", R, "Consent", Rel::none, Label::none, Consent::none, false},
+    {"manager", C, "Consent", Rel::none, Label::none, Consent::none, false},
     // Separation of duties.
     {"it-admin", R, "Patient", Rel::yes, Label::none, Consent::none, false},
     {"it-admin", S, "Observation", Rel::yes, Label::none, Consent::none, false},

@@ -19,6 +19,8 @@ constexpr std::array<std::string_view, 5> kDirectoryTypes = {
     "Location", "Medication", "Organization", "Practitioner", "PractitionerRole"};
 // Patient-compartment resources that are administrative, not clinical.
 constexpr std::array<std::string_view, 2> kAdministrativeTypes = {"Appointment", "Patient"};
+// The front desk records the patient's consent directives (not the manager).
+constexpr std::array<std::string_view, 1> kReceptionPatientTypes = {"Consent"};
 // Prescribing is the physician's.
 constexpr std::array<std::string_view, 1> kPhysicianOnlyWrites = {"MedicationRequest"};
 
@@ -96,7 +98,8 @@ Decision role_matrix(const Subject& who, Action a, const Target& t) {
   }
   if (role == "reception") {
     if ((is_read(a) && a != Action::everything) || is_write(a))
-      if (administrative || directory) return {true, "role reception (administrative data)"};
+      if (administrative || directory || in(t.type, kReceptionPatientTypes))
+        return {true, "role reception (administrative data)"};
     return deny("reception has no access to clinical data");
   }
   if (role == "manager") {

@@ -6,6 +6,7 @@
 #include <array>
 #include <bit>
 #include <cstring>
+#include <future>
 
 #include "crypto/aead.h"
 
@@ -266,32 +267,61 @@ void Log::after_commit(bool committed) {
   staged_txn_ = nullptr;
 }
 
-Status Log::append(Entry entry) {
-  std::unique_lock<std::mutex> lk(q_mu_);
-  if (!open_) open_ = std::make_shared<Batch>();
-  const std::shared_ptr<Batch> mine = open_;
-  mine->entries.push_back(std::move(entry));
-  // Only the callers of one batch wake when it is decided, and one caller of
-  // the next batch to lead it: no thundering herd under hundreds of waiters.
-  while (!mine->done) {
-    if (!writing_) {
-      // A batch that is neither decided nor being written is the open one.
-      writing_ = true;
-      open_.reset();
-      std::vector<Entry> batch = std::move(mine->entries);
-      lk.unlock();
-      Status st = write_batch(std::move(batch));
-      lk.lock();
-      mine->status = std::move(st);
-      mine->done = true;
-      writing_ = false;
-      mine->cv.notify_all();
-      if (open_) open_->cv.notify_one();
-      break;
-    }
-    mine->cv.wait(lk);
+Log::~Log() {
+  {
+    std::lock_guard<std::mutex> lk(q_mu_);
+    stopping_ = true;
   }
-  return mine->status;
+  q_cv_.notify_one();
+  if (writer_.joinable()) writer_.join();
+}
+
+Status Log::append(Entry entry) {
+  std::vector<Entry> one;
+  one.push_back(std::move(entry));
+  return append(std::move(one));
+}
+
+Status Log::append(std::vector<Entry> entries) {
+  std::promise<Status> decided;
+  auto result = decided.get_future();
+  append_async(std::move(entries), [&decided](Status st) { decided.set_value(std::move(st)); });
+  return result.get();
+}
+
+void Log::append_async(std::vector<Entry> entries, Done done) {
+  {
+    std::lock_guard<std::mutex> lk(q_mu_);
+    if (!writer_.joinable()) writer_ = std::thread([this] { writer_loop(); });
+    queue_.push_back({std::move(entries), std::move(done)});
+  }
+  q_cv_.notify_one();
+}
+
+void Log::writer_loop() {
+  // Large enough that a batch is rarely cut under load, small enough that
+  // one transaction stays short (a few MB of entries).
+  constexpr size_t kMaxBatch = 8192;
+  std::vector<Pending> taken;
+  std::unique_lock<std::mutex> lk(q_mu_);
+  for (;;) {
+    q_cv_.wait(lk, [this] { return stopping_ || !queue_.empty(); });
+    if (queue_.empty()) return;  // stopping, nothing left to write
+    size_t n = 0, take = 0;
+    while (take < queue_.size() && (take == 0 || n + queue_[take].entries.size() <= kMaxBatch))
+      n += queue_[take++].entries.size();
+    taken.assign(std::make_move_iterator(queue_.begin()), std::make_move_iterator(queue_.begin() + take));
+    queue_.erase(queue_.begin(), queue_.begin() + take);
+    lk.unlock();
+    std::vector<Entry> batch;
+    batch.reserve(n);
+    for (auto& p : taken)
+      for (auto& e : p.entries) batch.push_back(std::move(e));
+    const Status st = batch.empty() ? ok_status() : write_batch(std::move(batch));
+    for (auto& p : taken) p.done(st);
+    taken.clear();
+    lk.lock();
+  }
 }
 
 Status Log::write_batch(std::vector<Entry> batch) {

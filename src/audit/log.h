@@ -9,9 +9,13 @@
 // Two ways to append:
 //  - add(): inside a write transaction of the store, so the entry commits
 //    atomically with the change it records (writes, imports, key rotation);
-//  - append(): a durable append of its own, batched with concurrent callers
-//    into one transaction (group commit), for reads: it returns only once the
-//    entry is on disk, and the caller returns patient data only after that.
+//  - append() / append_async(): a durable append of its own, for reads. The
+//    log's writer thread commits everything queued while it wrote the
+//    previous batch as one transaction (group commit), so batches grow with
+//    the load. append() returns once the entry is on disk; append_async()
+//    returns at once and calls back then, so that a server can hold the
+//    answer without holding a thread. Either way the caller releases patient
+//    data only after a successful callback.
 // Either way, every time the log reaches a multiple of checkpoint_every
 // entries a checkpoint of exactly that size is signed and stored in the same
 // transaction.
@@ -27,6 +31,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "audit/checkpoint.h"
@@ -94,9 +99,22 @@ class Log {
   Status add(store::Transaction& txn, std::vector<Entry> entries);
   void after_commit(bool committed);
 
+  ~Log();
+  Log(const Log&) = delete;
+  Log& operator=(const Log&) = delete;
+
   // Durable append with group commit. Errc::unavailable if the log cannot be
-  // written (the caller must then refuse the request: fail closed).
+  // written (the caller must then refuse the request: fail closed). The
+  // entries of one call are consecutive in the log.
   Status append(Entry entry);
+  Status append(std::vector<Entry> entries);
+
+  // Queues the entries for the writer thread and returns at once. `done`
+  // runs exactly once, on the writer thread, after the batch holding them
+  // committed (ok) or failed (Errc::unavailable); it must be quick and must
+  // not append. Pending entries are written before the Log is destroyed.
+  using Done = std::function<void(Status)>;
+  void append_async(std::vector<Entry> entries, Done done);
 
   // Signs a checkpoint of the log as it is now (on demand), stores it and
   // returns the signed note.
@@ -157,17 +175,19 @@ class Log {
   bool staged_ = false;
   const store::Transaction* staged_txn_ = nullptr;
 
-  // Group commit: entries queue in the open batch while the previous one is
-  // written; its first waiter then writes it as one transaction.
-  struct Batch {
+  // Group commit: requests queue while the writer thread writes the previous
+  // batch; it then takes the whole queue (up to kMaxBatch entries) as one
+  // transaction. Started by the first append.
+  struct Pending {
     std::vector<Entry> entries;
-    bool done = false;
-    Status status = ok_status();
-    std::condition_variable cv;
+    Done done;
   };
+  void writer_loop();
   std::mutex q_mu_;
-  std::shared_ptr<Batch> open_;
-  bool writing_ = false;
+  std::condition_variable q_cv_;
+  std::vector<Pending> queue_;
+  bool stopping_ = false;
+  std::thread writer_;
 };
 
 }  // namespace medvault::audit

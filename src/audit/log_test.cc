@@ -5,7 +5,11 @@
 #include <sqlite3.h>
 #include <stdlib.h>
 
+#include <atomic>
 #include <filesystem>
+#include <future>
+#include <map>
+#include <mutex>
 #include <random>
 
 #include "crypto/secret.h"
@@ -185,6 +189,60 @@ TEST_F(LogTest, TreeRestoredAtOpenFromTheLastCheckpointOrFromEveryLeaf) {
   auto rep = log_->verify();
   ASSERT_FALSE(rep.ok());
   EXPECT_NE(rep.error().message.find("checkpoint at size 10"), std::string::npos) << rep.error().message;
+}
+
+// append_async: every callback runs once, after its entries are stored;
+// the entries of one call are consecutive; concurrent callers share
+// transactions; the Log's destructor writes what is still queued.
+TEST_F(LogTest, AsyncAppendsAreDurableBeforeTheirCallbackAndKeptTogether) {
+  constexpr int kCalls = 200;
+  std::mutex mu;
+  std::vector<uint64_t> stored_at_callback(kCalls, 0);
+  std::atomic<int> done{0};
+  for (int c = 0; c < kCalls; ++c) {
+    std::vector<Entry> three = {make_entry(3 * c), make_entry(3 * c + 1), make_entry(3 * c + 2)};
+    for (auto& e : three) e.workstation = "call-" + std::to_string(c);
+    log_->append_async(std::move(three), [&, c](Status st) {
+      ASSERT_TRUE(st.ok()) << st.error().message;
+      auto n = store_->audit_size();  // read through the store: committed rows
+      std::lock_guard<std::mutex> lk(mu);
+      stored_at_callback[c] = n.ok() ? *n : 0;
+      done.fetch_add(1);
+    });
+  }
+  log_.reset();  // drains the queue
+  EXPECT_EQ(done.load(), kCalls);
+  auto rows = store_->audit_range(1, 3 * kCalls);
+  ASSERT_TRUE(rows.ok());
+  ASSERT_EQ(rows->size(), 3u * kCalls);
+  std::map<std::string, std::vector<uint64_t>> seqs;
+  for (const auto& r : *rows) {
+    Entry e;
+    ASSERT_TRUE(parse_canonical(r.entry, e).ok());
+    seqs[e.workstation].push_back(r.seq);
+  }
+  ASSERT_EQ(seqs.size(), static_cast<size_t>(kCalls));
+  for (const auto& [id, s] : seqs) {
+    ASSERT_EQ(s.size(), 3u) << id;
+    EXPECT_EQ(s[1], s[0] + 1) << id;
+    EXPECT_EQ(s[2], s[0] + 2) << id;
+  }
+  for (int c = 0; c < kCalls; ++c) EXPECT_GE(stored_at_callback[c], seqs["call-" + std::to_string(c)][2]);
+  reopen();
+  auto v = log_->verify();
+  ASSERT_TRUE(v.ok()) << v.error().message;
+  EXPECT_EQ(v->entries, 3u * kCalls);
+}
+
+TEST_F(LogTest, AsyncAppendToADamagedLogCallsBackWithAnError) {
+  append(0, 5);
+  sql("UPDATE audit SET chain = x'00' WHERE seq = 5");
+  reopen();
+  std::promise<Status> decided;
+  log_->append_async({make_entry(9)}, [&](Status st) { decided.set_value(std::move(st)); });
+  const Status st = decided.get_future().get();
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.error().code, Errc::unavailable);
 }
 
 TEST_F(LogTest, DamagedTailOpensButRefusesAppends) {

@@ -279,7 +279,11 @@ Response Api::dispatch(const Request& req) {
                 fhir::ParseLimits{},
                 parse_prefer(req.prefer)};
   call.limits.max_bytes = opts_.max_body;
-  return finish(handle_fhir(call));
+  std::vector<audit::Entry> held;
+  if (req.hold_for_audit) ctx.deferred_audit = &held;
+  Response out = handle_fhir(call);
+  out.held_audit = std::move(held);
+  return finish(std::move(out));
 }
 
 }  // namespace medvault::http

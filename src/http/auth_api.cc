@@ -92,6 +92,9 @@ bj::object session_json(const vault::SessionInfo& s, int64_t idle_s) {
   bj::object o;
   o["user"] = s.subject.user;
   o["role"] = s.subject.role;
+  // The record the user acts as ("Practitioner/<id>" or ""), for the app to
+  // name the user as participant or requester of what they record.
+  o["practitioner"] = s.subject.practitioner;
   o["csrf"] = s.csrf;
   o["enrol_required"] = s.enrol_required;
   o["methods"] = {{"password", s.has_password}, {"totp", s.has_totp}, {"passkeys", s.passkeys}};
@@ -144,30 +147,92 @@ Result<int64_t> instant_param(const std::string& v) {
   return r->begin_ms;
 }
 
-}  // namespace
-
-Response handle_audit_query(vault::Vault& vault, const vault::RequestContext& ctx, const Request& req,
-                            const Params& query) {
-  if (req.method != "GET") return method_not_allowed(req, "GET");
+// The filter of GET /api/audit and /api/audit/export.
+Result<vault::AuditQuery> audit_query_of(const Params& query) {
   vault::AuditQuery q;
   for (const auto& [k, v] : query) {
     if (k == "patient") q.patient = v;
     else if (k == "user") q.user = v;
     else if (k == "from" || k == "to") {
-      auto ms = instant_param(v);
-      if (!ms) return failure(ms.error(), req);
-      (k == "from" ? q.from_ms : q.to_ms) = *ms;
+      MV_ASSIGN(auto ms, instant_param(v));
+      (k == "from" ? q.from_ms : q.to_ms) = ms;
     } else if (k == "flagged") q.flagged_only = v == "1" || v == "true";
     else if (k == "limit") {
       size_t n = 0;
       auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
-      if (ec != std::errc() || p != v.data() + v.size()) return failure(make_error(Errc::invalid, "limit must be a number"), req);
+      if (ec != std::errc() || p != v.data() + v.size()) return make_error(Errc::invalid, "limit must be a number");
       q.limit = n;
     } else {
-      return failure(make_error(Errc::invalid, "unknown parameter \"" + k + "\": patient, user, from, to, flagged, limit"), req);
+      return make_error(Errc::invalid, "unknown parameter \"" + k + "\": patient, user, from, to, flagged, limit");
     }
   }
-  auto records = vault.audit_query(ctx, q);
+  return q;
+}
+
+// One CSV field (RFC 4180): quoted when it holds a comma, quote or line
+// break. A field a spreadsheet would run as a formula (=, +, -, @, tab, CR
+// first) gets a leading apostrophe: audit text comes from users.
+std::string csv_field(std::string_view v) {
+  std::string s;
+  if (!v.empty() && std::string_view("=+-@\t\r").find(v.front()) != std::string_view::npos) s = "'";
+  s += v;
+  if (s.find_first_of(",\"\r\n") == std::string::npos) return s;
+  std::string q = "\"";
+  for (char c : s) {
+    if (c == '"') q += '"';
+    q += c;
+  }
+  return q + "\"";
+}
+
+// GET /api/audit/export: what the viewer shows, as a CSV attachment, after
+// a step-up code of the privacy officer (the export leaves the vault).
+Response audit_export(vault::Vault& vault, vault::Sessions& sessions, const vault::RequestContext& ctx,
+                      const Request& req) {
+  if (req.method != "GET") return method_not_allowed(req, "GET");
+  auto target = parse_target(req.target);
+  if (!target) return failure(target.error(), req);
+  auto q = audit_query_of(target->query);
+  if (!q) return failure(q.error(), req);
+  if (ctx.subject.role != "auditor") {
+    // Refused before the step-up, so that no code is consumed; the vault's
+    // query refuses and audits the attempt like the viewer's.
+    auto refused = vault.audit_query(ctx, *q);
+    return failure(refused ? make_error(Errc::forbidden, "the audit export is for the auditor") : refused.error(), req);
+  }
+  if (auto st = sessions.step_up(ctx, req.step_up); !st.ok()) return failure(st.error(), req);
+  auto records = vault.audit_query(ctx, *q);
+  if (!records) return failure(records.error(), req);
+  std::string csv = "seq,time,user,role,action,type,id,patient,purpose,outcome,address,flagged,explanation,detail\r\n";
+  for (const auto& r : *records) {
+    const auto& e = r.entry;
+    const std::string fields[] = {std::to_string(r.seq), format_instant(e.time_ms), e.user, e.role, e.action,
+                                  e.type, e.id, e.patient, e.purpose, e.outcome, e.address,
+                                  e.flagged ? "true" : "false", e.explanation, e.detail};
+    bool first = true;
+    for (const auto& f : fields) {
+      if (!first) csv += ',';
+      first = false;
+      csv += csv_field(f);
+    }
+    csv += "\r\n";
+  }
+  Response out;
+  out.status = 200;
+  out.set("Content-Type", "text/csv; charset=utf-8");
+  out.set("Content-Disposition", "attachment; filename=\"medvault-audit.csv\"");
+  out.body = std::move(csv);
+  return out;
+}
+
+}  // namespace
+
+Response handle_audit_query(vault::Vault& vault, const vault::RequestContext& ctx, const Request& req,
+                            const Params& query) {
+  if (req.method != "GET") return method_not_allowed(req, "GET");
+  auto q = audit_query_of(query);
+  if (!q) return failure(q.error(), req);
+  auto records = vault.audit_query(ctx, *q);
   if (!records) return failure(records.error(), req);
   bj::array a;
   for (const auto& r : *records) {
@@ -223,15 +288,19 @@ Response handle_account_api(vault::Vault& vault, const vault::RequestContext& ct
   auto body = body_object(req);
   if (!body) return failure(body.error(), req);
 
+  if (is(seg, {"api", "audit", "export"})) return audit_export(vault, *sessions, ctx, req);
   if (seg.size() >= 3 && seg[1] == "admin" && seg[2] == "users") {
     if (ctx.subject.role != "it-admin") return failure(make_error(Errc::forbidden, "user administration is for it-admin"), req);
     if (seg.size() == 3) {
       if (req.method != "GET") return method_not_allowed(req, "GET");
       auto users = vault.accounts().list_users(ctx);
       if (!users) return failure(users.error(), req);
+      auto live = sessions->active_sessions();
+      if (!live) return failure(live.error(), req);
       bj::array a;
       for (const auto& u : *users)
         a.push_back({{"username", u.username},
+                     {"sessions", live->count(u.username) ? live->at(u.username) : 0},
                      {"role", u.role},
                      {"disabled", u.disabled},
                      {"expires", u.expires_ms ? bj::value(format_instant(u.expires_ms)) : bj::value(nullptr)},

@@ -9,6 +9,8 @@
 #include <utility>
 #include <vector>
 
+#include "audit/entry.h"
+
 namespace medvault::http {
 
 using Headers = std::vector<std::pair<std::string, std::string>>;
@@ -33,6 +35,9 @@ struct Request {
   std::string client_address;  // IP address of the peer
   bool client_loopback = false;  // the peer is on the loopback interface
   std::string request_id;      // assigned by the server, never taken from the client
+  // The server will hold the response until its audit entries are durable:
+  // FHIR reads then return them in Response::held_audit instead of waiting.
+  bool hold_for_audit = false;
 };
 
 struct Response {
@@ -42,6 +47,10 @@ struct Response {
   // Route template for logs and metrics ("/fhir/{type}/{id}"), never the raw
   // target: query strings and ids stay out of logs.
   std::string route = "unmatched";
+  // Audit entries of this answer not yet on disk (only when the request had
+  // hold_for_audit): the server sends nothing before they are durable, and
+  // answers 503 instead if they cannot be written.
+  std::vector<audit::Entry> held_audit;
 
   void set(std::string name, std::string value) {
     for (auto& [n, v] : headers)

@@ -3,11 +3,33 @@
 // One writer connection (behind writer_mu_, held for the life of a
 // Transaction) and a pool of reader connections; in WAL mode readers never
 // block the writer. Every connection caches its prepared statements.
+//
+// Durability: COMMIT runs with synchronous=NORMAL (no fsync while the writer
+// lock is held); Transaction::commit then returns only once an fdatasync of
+// the WAL file made after that COMMIT has completed (WalSync), so what a
+// caller acknowledges survives power loss as with synchronous=FULL, while
+// committers that arrive together share one fsync (group commit). A reader
+// may see a commit before it is durable; whatever it sends out waits for its
+// own audit entry, which is later in the same WAL and so durable only after
+// that commit is.
+//
+// Checkpoints (copying the WAL back into the database file, with its two
+// fsyncs) run on a background thread with its own connection (Checkpointer),
+// not inside the COMMIT of whichever writer crosses the threshold.
+#include <fcntl.h>
 #include <sqlite3.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cerrno>
 #include <condition_variable>
+#include <cstdio>
+#include <cstring>
 #include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
 #include <unordered_map>
 
 #include "store/sqlite_schema.h"
@@ -38,11 +60,12 @@ class Conn {
     auto c = std::unique_ptr<Conn>(new Conn(db));
     sqlite3_busy_timeout(db, 10000);
     sqlite3_extended_result_codes(db, 1);
-    // synchronous=FULL: a committed transaction (and its audit entries)
-    // survives power loss. secure_delete: freed pages (retired wrapped keys)
-    // are zeroed. temp_store=MEMORY: no temp files.
+    // synchronous=NORMAL: COMMIT does not fsync; WalSync does, after it (see
+    // the top of this file); checkpoints still sync the WAL before copying
+    // it. secure_delete: freed pages (retired wrapped keys) are zeroed.
+    // temp_store=MEMORY: no temp files.
     MV_TRY(c->exec(
-        "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA secure_delete=ON;"
+        "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA secure_delete=ON;"
         "PRAGMA temp_store=MEMORY; PRAGMA foreign_keys=ON; PRAGMA cache_size=-65536;"));
     // No mmap: every read commits an audit entry, and after each commit
     // SQLite would unmap and remap the file (measured: ~1.7 ms per read).
@@ -184,12 +207,214 @@ constexpr const char* kVersionSql =
     "SELECT type,id,version,key_id,last_updated,deleted,compartment,body FROM resource_version "
     "WHERE type=?1 AND id=?2 AND version=?3";
 
+// ---- snapshot stream (SqliteStore::snapshot) ----------------------------
+// A VFS holding one write-only "database file" whose bytes go straight to a
+// snapshot sink: sqlite3_backup writes the destination's pages in ascending
+// order (cache spills take the oldest dirty page first; the commit writes
+// the rest sorted), except page 1, which the destination's B-tree keeps
+// pinned and the commit writes with its final header. So the stream takes
+// every write at or past its end (a gap, such as SQLite's never-written
+// lock-byte page, reads as zeros as in a sparse file), keeps page 1 aside,
+// and refuses anything else: an SQLite that wrote in another order makes
+// the snapshot fail, never a wrong image. No byte is kept beyond one page.
+struct SnapshotStream {
+  const Store::SnapshotSink* sink = nullptr;
+  sqlite3_int64 page = 0;  // page size: the head is [0, page)
+  sqlite3_int64 end = 0;   // bytes streamed so far ([page, end)); 0 before the first
+  std::string head;
+  std::optional<Error> error;  // the sink's, or why a write was refused
+
+  int fail(Error e) {
+    if (!error) error = std::move(e);
+    return SQLITE_IOERR_WRITE;
+  }
+  int write(const char* p, sqlite3_int64 n, sqlite3_int64 off) {
+    if (off == 0) {
+      if (n != page) return fail(make_error(Errc::internal, "snapshot: unexpected first-page write"));
+      head.assign(p, static_cast<size_t>(n));
+      return SQLITE_OK;
+    }
+    if (end == 0) end = page;
+    if (off < end) return fail(make_error(Errc::internal, "snapshot: SQLite rewrote an already streamed page"));
+    static const std::string zeros(1 << 16, '\0');
+    while (end < off) {  // a hole reads as zeros
+      auto z = std::min<sqlite3_int64>(off - end, static_cast<sqlite3_int64>(zeros.size()));
+      if (auto st = (*sink)(static_cast<uint64_t>(end), {zeros.data(), static_cast<size_t>(z)}); !st.ok())
+        return fail(st.error());
+      end += z;
+    }
+    for (sqlite3_int64 done = 0; done < n;) {  // pieces of at most 1 MiB
+      auto k = std::min<sqlite3_int64>(n - done, 1 << 20);
+      if (auto st = (*sink)(static_cast<uint64_t>(end), {p + done, static_cast<size_t>(k)}); !st.ok())
+        return fail(st.error());
+      done += k;
+      end += k;
+    }
+    return SQLITE_OK;
+  }
+  sqlite3_int64 size() const { return std::max<sqlite3_int64>(end, head.empty() ? 0 : page); }
+};
+
+struct StreamFile {
+  sqlite3_file base;
+  SnapshotStream* s;
+};
+
+std::mutex g_streams_mu;
+std::unordered_map<std::string, SnapshotStream*> g_streams;  // file name -> stream
+
+int sf_close(sqlite3_file*) { return SQLITE_OK; }
+int sf_read(sqlite3_file* f, void* out, int n, sqlite3_int64 off) {
+  auto* s = reinterpret_cast<StreamFile*>(f)->s;
+  if (off >= s->size()) {  // past the end, as a file: zeros, short read
+    std::memset(out, 0, static_cast<size_t>(n));
+    return SQLITE_IOERR_SHORT_READ;
+  }
+  if (off + n <= static_cast<sqlite3_int64>(s->head.size())) {  // the pinned header page, re-read
+    std::memcpy(out, s->head.data() + off, static_cast<size_t>(n));
+    return SQLITE_OK;
+  }
+  return SQLITE_IOERR_READ;  // streamed bytes are gone
+}
+int sf_write(sqlite3_file* f, const void* p, int n, sqlite3_int64 off) {
+  return reinterpret_cast<StreamFile*>(f)->s->write(static_cast<const char*>(p), n, off);
+}
+int sf_truncate(sqlite3_file* f, sqlite3_int64 size) {
+  auto* s = reinterpret_cast<StreamFile*>(f)->s;
+  if (size == s->size()) return SQLITE_OK;
+  s->fail(make_error(Errc::internal, "snapshot: SQLite truncated the stream"));
+  return SQLITE_IOERR_TRUNCATE;
+}
+int sf_sync(sqlite3_file*, int) { return SQLITE_OK; }
+int sf_file_size(sqlite3_file* f, sqlite3_int64* size) {
+  *size = reinterpret_cast<StreamFile*>(f)->s->size();
+  return SQLITE_OK;
+}
+int sf_lock(sqlite3_file*, int) { return SQLITE_OK; }
+int sf_check_reserved(sqlite3_file*, int* out) {
+  *out = 0;
+  return SQLITE_OK;
+}
+int sf_file_control(sqlite3_file*, int, void*) { return SQLITE_NOTFOUND; }
+int sf_sector_size(sqlite3_file*) { return 4096; }
+int sf_device(sqlite3_file*) { return 0; }
+
+const sqlite3_io_methods kStreamIo = {1, sf_close, sf_read, sf_write, sf_truncate, sf_sync, sf_file_size, sf_lock,
+                                      sf_lock, sf_check_reserved, sf_file_control, sf_sector_size, sf_device,
+                                      nullptr, nullptr, nullptr, nullptr, nullptr, nullptr};
+
+int sv_open(sqlite3_vfs*, sqlite3_filename name, sqlite3_file* f, int flags, int* out_flags) {
+  f->pMethods = nullptr;
+  if (name == nullptr || (flags & SQLITE_OPEN_MAIN_DB) == 0) return SQLITE_CANTOPEN;  // no journal: OFF
+  std::lock_guard<std::mutex> lock(g_streams_mu);
+  auto it = g_streams.find(name);
+  if (it == g_streams.end()) return SQLITE_CANTOPEN;
+  reinterpret_cast<StreamFile*>(f)->s = it->second;
+  f->pMethods = &kStreamIo;
+  if (out_flags) *out_flags = flags;
+  return SQLITE_OK;
+}
+int sv_delete(sqlite3_vfs*, const char*, int) { return SQLITE_OK; }
+int sv_access(sqlite3_vfs*, const char*, int, int* out) {
+  *out = 0;  // no journal, no WAL
+  return SQLITE_OK;
+}
+int sv_full_pathname(sqlite3_vfs*, const char* name, int n, char* out) {
+  sqlite3_snprintf(n, out, "%s", name);
+  return SQLITE_OK;
+}
+int sv_randomness(sqlite3_vfs*, int n, char* out) {
+  sqlite3_randomness(n, out);
+  return n;
+}
+int sv_sleep(sqlite3_vfs* v, int us) { return static_cast<sqlite3_vfs*>(v->pAppData)->xSleep(static_cast<sqlite3_vfs*>(v->pAppData), us); }
+int sv_time(sqlite3_vfs* v, double* t) { return static_cast<sqlite3_vfs*>(v->pAppData)->xCurrentTime(static_cast<sqlite3_vfs*>(v->pAppData), t); }
+
+constexpr const char* kStreamVfs = "medvault-snapshot-stream";
+
+// Registers the VFS once (not as the default); nullopt when done.
+std::optional<Error> register_stream_vfs() {
+  static const int rc = [] {
+    static sqlite3_vfs vfs{};
+    sqlite3_vfs* def = sqlite3_vfs_find(nullptr);
+    if (def == nullptr) return SQLITE_ERROR;
+    vfs.iVersion = 1;
+    vfs.szOsFile = sizeof(StreamFile);
+    vfs.mxPathname = 256;
+    vfs.zName = kStreamVfs;
+    vfs.pAppData = def;
+    vfs.xOpen = sv_open;
+    vfs.xDelete = sv_delete;
+    vfs.xAccess = sv_access;
+    vfs.xFullPathname = sv_full_pathname;
+    vfs.xRandomness = sv_randomness;
+    vfs.xSleep = sv_sleep;
+    vfs.xCurrentTime = sv_time;
+    return sqlite3_vfs_register(&vfs, 0);
+  }();
+  if (rc != SQLITE_OK) return make_error(Errc::internal, "cannot register the snapshot stream");
+  return std::nullopt;
+}
+
 class SqliteStore;
+
+// Group fsync of the WAL file. A committer takes a ticket right after its
+// COMMIT (still under the writer lock, so tickets follow commit order), then
+// waits until a sync that started after its ticket was issued has finished;
+// one thread syncs for everyone waiting. The file is opened for each sync:
+// fdatasync on any descriptor flushes the file, and SQLite may recreate the
+// WAL file between two commits of other processes.
+class WalSync {
+ public:
+  explicit WalSync(std::string wal_path) : path_(std::move(wal_path)) {}
+
+  uint64_t ticket() { return issued_.fetch_add(1) + 1; }
+
+  Status wait(uint64_t ticket) {
+    std::unique_lock<std::mutex> lk(mu_);
+    while (synced_ < ticket) {
+      if (syncing_) {
+        cv_.wait(lk);
+        continue;
+      }
+      syncing_ = true;
+      const uint64_t upto = issued_.load();
+      lk.unlock();
+      Status st = sync_file();
+      lk.lock();
+      syncing_ = false;
+      if (st.ok()) synced_ = std::max(synced_, upto);
+      cv_.notify_all();
+      if (!st.ok()) return st;
+    }
+    return ok_status();
+  }
+
+ private:
+  Status sync_file() const {
+    const int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+      if (errno == ENOENT) return ok_status();  // no WAL: everything is in the database file
+      return make_error(Errc::io, "cannot open the write-ahead log to sync it");
+    }
+    const int rc = ::fdatasync(fd);
+    ::close(fd);
+    if (rc != 0) return make_error(Errc::io, "cannot sync the write-ahead log to disk");
+    return ok_status();
+  }
+
+  const std::string path_;
+  std::atomic<uint64_t> issued_{0};
+  std::mutex mu_;
+  std::condition_variable cv_;
+  uint64_t synced_ = 0;
+  bool syncing_ = false;
+};
 
 class SqliteTransaction final : public Transaction {
  public:
-  SqliteTransaction(Conn& c, std::unique_lock<std::mutex> lock)
-      : c_(c), lock_(std::move(lock)) {}
+  SqliteTransaction(Conn& c, std::unique_lock<std::mutex> lock, WalSync& sync)
+      : c_(c), lock_(std::move(lock)), sync_(sync) {}
   ~SqliteTransaction() override {
     if (!done_) (void)c_.exec("ROLLBACK");
   }
@@ -431,27 +656,107 @@ class SqliteTransaction final : public Transaction {
     return static_cast<uint64_t>(sqlite3_changes(c_.db()));
   }
 
+  // Committed and durable, or an error. The writer lock is released before
+  // the fsync, so the next writer starts while this one waits for the disk.
   Status commit() override {
     MV_TRY(c_.exec("COMMIT"));
     done_ = true;
-    return ok_status();
+    const uint64_t ticket = sync_.ticket();
+    lock_.unlock();
+    return sync_.wait(ticket);
   }
 
  private:
   Conn& c_;
   std::unique_lock<std::mutex> lock_;
+  WalSync& sync_;
   bool done_ = false;
+};
+
+// Runs PASSIVE checkpoints on its own connection when the writer reports
+// (through SQLite's WAL hook, which replaces automatic checkpoints) that the
+// WAL holds kCheckpointPages frames or more. PASSIVE never waits for the
+// writer or readers; frames a reader still needs are copied next time. If
+// the WAL still grows past kInlinePages (checkpoints cannot keep up, or the
+// thread failed) the writer checkpoints itself, as SQLite would by default.
+class Checkpointer {
+ public:
+  static constexpr int kCheckpointPages = 1000;  // SQLite's default threshold
+  static constexpr int kInlinePages = 100000;    // ~400 MB of WAL
+
+  Checkpointer(std::string path, sqlite3* writer) : path_(std::move(path)) {
+    sqlite3_wal_hook(writer, &Checkpointer::hook, this);
+  }
+  ~Checkpointer() {
+    {
+      std::lock_guard<std::mutex> lk(mu_);
+      stop_ = true;
+    }
+    cv_.notify_one();
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  static int hook(void* self, sqlite3* db, const char*, int pages) {
+    auto* c = static_cast<Checkpointer*>(self);
+    if (pages >= kInlinePages) {
+      (void)sqlite3_wal_checkpoint_v2(db, "main", SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+      return SQLITE_OK;
+    }
+    if (pages >= kCheckpointPages) c->request();
+    return SQLITE_OK;
+  }
+
+  void request() {
+    {
+      std::lock_guard<std::mutex> lk(mu_);
+      if (stop_) return;
+      wanted_ = true;
+      if (!thread_.joinable()) thread_ = std::thread([this] { run(); });
+    }
+    cv_.notify_one();
+  }
+
+  void run() {
+    std::unique_ptr<Conn> conn;
+    std::unique_lock<std::mutex> lk(mu_);
+    for (;;) {
+      cv_.wait(lk, [this] { return stop_ || wanted_; });
+      if (stop_) return;
+      wanted_ = false;
+      lk.unlock();
+      if (!conn) {
+        auto c = Conn::open(path_, false);
+        if (c.ok()) conn = std::move(c).value();
+      }
+      // A failure leaves the frames in the WAL: the next request retries,
+      // and the writer checkpoints inline past kInlinePages.
+      if (conn) (void)sqlite3_wal_checkpoint_v2(conn->db(), "main", SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+      lk.lock();
+    }
+  }
+
+  const std::string path_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool wanted_ = false;
+  bool stop_ = false;
+  std::thread thread_;
 };
 
 class SqliteStore final : public Store {
  public:
   explicit SqliteStore(std::string path, std::unique_ptr<Conn> writer)
-      : path_(std::move(path)), writer_(std::move(writer)) {}
+      : path_(std::move(path)), writer_(std::move(writer)), wal_sync_(path_ + "-wal"),
+        checkpointer_(std::make_unique<Checkpointer>(path_, writer_->db())) {}
+
+  // Makes everything committed so far durable (after migrations).
+  Status sync() { return wal_sync_.wait(wal_sync_.ticket()); }
 
   Result<std::unique_ptr<Transaction>> begin() override {
     std::unique_lock<std::mutex> lock(writer_mu_);
     MV_TRY(writer_->exec("BEGIN IMMEDIATE"));
-    return std::unique_ptr<Transaction>(new SqliteTransaction(*writer_, std::move(lock)));
+    return std::unique_ptr<Transaction>(new SqliteTransaction(*writer_, std::move(lock), wal_sync_));
   }
 
   Result<std::optional<VersionRow>> current(const std::string& type,
@@ -822,40 +1127,56 @@ class SqliteStore final : public Store {
   }
 
   // The online backup API copies the pages of one WAL read snapshot (the read
-  // transaction opened first) into a private in-memory database (memdb VFS),
-  // whose image is then handed out without a copy: no plaintext temp file,
-  // though the store holds only ciphertext anyway.
-  Result<uint64_t> snapshot(const std::function<Status(std::string_view)>& sink) override {
+  // transaction opened first) into a database on the stream VFS above, which
+  // hands each page to `sink` as SQLite writes it: no image in memory, no
+  // temp file, and the backup's chunking runs while the copy goes on.
+  Result<uint64_t> snapshot(const SnapshotSink& sink) override {
+    if (auto e = register_stream_vfs()) return *e;
     MV_ASSIGN(auto src, Conn::open(path_, false));
     MV_TRY(src->exec("BEGIN"));
     uint64_t audit_entries = 0;
+    SnapshotStream stream;
+    stream.sink = &sink;
     {
       OwnedStmt os;
-      if (sqlite3_prepare_v2(src->db(), "SELECT COALESCE(MAX(seq),0) FROM audit", -1, &os.st, nullptr) != SQLITE_OK ||
+      if (sqlite3_prepare_v2(src->db(),
+                             "SELECT (SELECT COALESCE(MAX(seq),0) FROM audit), (SELECT page_size FROM pragma_page_size)",
+                             -1, &os.st, nullptr) != SQLITE_OK ||
           sqlite3_step(os.st) != SQLITE_ROW)
         return db_error(src->db(), "snapshot");
       audit_entries = static_cast<uint64_t>(sqlite3_column_int64(os.st, 0));
+      stream.page = sqlite3_column_int64(os.st, 1);
     }
-    sqlite3* mem = nullptr;
-    if (sqlite3_open_v2("file:medvault-snapshot?vfs=memdb", &mem,
-                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_URI, nullptr) != SQLITE_OK) {
-      sqlite3_close_v2(mem);
-      return make_error(Errc::io, "cannot open an in-memory database for the snapshot");
+    char name[64];
+    std::snprintf(name, sizeof name, "medvault-snapshot-%p", static_cast<void*>(&stream));
+    {
+      std::lock_guard<std::mutex> lock(g_streams_mu);
+      g_streams[name] = &stream;
     }
-    std::unique_ptr<sqlite3, int (*)(sqlite3*)> mem_owner(mem, sqlite3_close_v2);
-    sqlite3_backup* b = sqlite3_backup_init(mem, "main", src->db(), "main");
-    if (b == nullptr) return db_error(mem, "snapshot");
-    int rc = sqlite3_backup_step(b, -1);
+    struct Unregister {
+      const char* name;
+      ~Unregister() {
+        std::lock_guard<std::mutex> lock(g_streams_mu);
+        g_streams.erase(name);
+      }
+    } unregister{name};
+    sqlite3* dst = nullptr;
+    int rc = sqlite3_open_v2(name, &dst, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, kStreamVfs);
+    std::unique_ptr<sqlite3, int (*)(sqlite3*)> dst_owner(dst, sqlite3_close_v2);
+    if (rc != SQLITE_OK) return make_error(Errc::io, "cannot open the snapshot stream");
+    // No journal (nothing to roll back to: a failed copy is dropped whole).
+    if (sqlite3_exec(dst, "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF", nullptr, nullptr, nullptr) != SQLITE_OK)
+      return db_error(dst, "snapshot");
+    sqlite3_backup* b = sqlite3_backup_init(dst, "main", src->db(), "main");
+    if (b == nullptr) return db_error(dst, "snapshot");
+    rc = sqlite3_backup_step(b, -1);
     sqlite3_backup_finish(b);
+    if (stream.error) return *stream.error;
     if (rc != SQLITE_DONE) return make_error(Errc::io, std::string("snapshot copy failed: ") + sqlite3_errstr(rc));
     (void)src->exec("COMMIT");
-    sqlite3_int64 size = 0;
-    const unsigned char* image = sqlite3_serialize(mem, "main", &size, SQLITE_SERIALIZE_NOCOPY);
-    if (image == nullptr) return make_error(Errc::io, "cannot read the snapshot image");
-    constexpr sqlite3_int64 kPiece = 1 << 20;
-    for (sqlite3_int64 off = 0; off < size; off += kPiece)
-      MV_TRY(sink({reinterpret_cast<const char*>(image) + off,
-                   static_cast<size_t>(std::min(kPiece, size - off))}));
+    if (stream.head.size() != static_cast<size_t>(stream.page))
+      return make_error(Errc::internal, "snapshot: SQLite did not write the first page");
+    MV_TRY(sink(0, stream.head));
     return audit_entries;
   }
 
@@ -930,6 +1251,9 @@ class SqliteStore final : public Store {
   std::unique_ptr<Conn> writer_;
   std::mutex pool_mu_;
   std::vector<std::unique_ptr<Conn>> pool_;
+  WalSync wal_sync_;
+  // Declared last: stopped (joined) first, while the writer it hooks lives.
+  std::unique_ptr<Checkpointer> checkpointer_;
 };
 
 }  // namespace
@@ -937,7 +1261,9 @@ class SqliteStore final : public Store {
 Result<std::unique_ptr<Store>> open_sqlite(const std::filesystem::path& path) {
   MV_ASSIGN(auto writer, Conn::open(path.string(), true));
   MV_TRY(apply_sqlite_migrations(writer->db()));
-  return std::unique_ptr<Store>(new SqliteStore(path.string(), std::move(writer)));
+  auto store = std::make_unique<SqliteStore>(path.string(), std::move(writer));
+  MV_TRY(store->sync());  // migrations (and a new file) are durable before use
+  return std::unique_ptr<Store>(std::move(store));
 }
 
 }  // namespace medvault::store

@@ -233,11 +233,15 @@ class Store {
 
   // A consistent copy of the whole store for backups (src/backup): the
   // engine's own image (SQLite: a database file) handed to `sink` in pieces
-  // of at most 1 MiB, all from one read snapshot while writers go on; no temp
-  // file is written. Returns the number of audit entries in the copy. An
-  // error from `sink` stops the copy and is returned. Engines that cannot
-  // answer Errc::invalid.
-  virtual Result<uint64_t> snapshot(const std::function<Status(std::string_view)>& sink) {
+  // of at most 1 MiB as (offset in the image, bytes), all from one read
+  // snapshot while writers go on; no temp file is written. The pieces cover
+  // the image once, in ascending offset order, except that a head [0, h)
+  // may come last, as one piece (SQLite's first page, whose header is
+  // written at the end of the copy); the first piece's offset is h.
+  // Returns the number of audit entries in the copy. An error from `sink`
+  // stops the copy and is returned. Engines that cannot answer Errc::invalid.
+  using SnapshotSink = std::function<Status(uint64_t offset, std::string_view bytes)>;
+  virtual Result<uint64_t> snapshot(const SnapshotSink& sink) {
     (void)sink;
     return make_error(Errc::invalid, "this storage engine cannot take a backup snapshot");
   }

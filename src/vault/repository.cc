@@ -103,7 +103,7 @@ class RepositoryImpl final : public Repository {
     e.id = id;
     MV_TRY(check_type_and_id(type, id));
     MV_ASSIGN(auto row, c_.store->current(type, id));
-    if (!row) return refuse(std::move(e), "4", make_error(Errc::not_found, ref(type, id) + " not found"));
+    if (!row) return refuse(ctx, std::move(e), "4", make_error(Errc::not_found, ref(type, id) + " not found"));
     e.patient = row->compartment;
     MV_TRY(authorize(ctx, Action::read, {type, id, row->compartment, nullptr}, e, true));
     return finish_read(ctx, Action::read, std::move(e), *row);
@@ -117,7 +117,7 @@ class RepositoryImpl final : public Repository {
     MV_TRY(check_type_and_id(type, id));
     MV_ASSIGN(auto row, c_.store->version(type, id, version));
     if (!row)
-      return refuse(std::move(e), "4",
+      return refuse(ctx, std::move(e), "4",
                     make_error(Errc::not_found, ref(type, id) + " has no version " +
                                                     std::to_string(version)));
     e.patient = row->compartment;
@@ -161,7 +161,7 @@ class RepositoryImpl final : public Repository {
     if (!id.empty() && !fhir::is_valid_id(id)) return make_error(Errc::invalid, "invalid resource id");
     MV_ASSIGN(auto rows, c_.store->history(type, id, since_ms, std::min(count, kMaxHistory)));
     if (!id.empty() && rows.empty())
-      return refuse(std::move(e), "4", make_error(Errc::not_found, ref(type, id) + " not found"));
+      return refuse(ctx, std::move(e), "4", make_error(Errc::not_found, ref(type, id) + " not found"));
     if (!id.empty()) e.patient = rows.front().compartment;
     // Type and system history: the caller sees only what the policy lets it
     // see, and is told nothing of the rest.
@@ -194,9 +194,9 @@ class RepositoryImpl final : public Repository {
     if (!id.empty() && !any_permit) {
       MV_ASSIGN(auto d, decide(ctx, Action::history, {type, id, e.patient, nullptr}));
       e.explanation = d.explanation;
-      return refuse(std::move(e), "4", make_error(Errc::not_found, ref(type, id) + " not found"));
+      return refuse(ctx, std::move(e), "4", make_error(Errc::not_found, ref(type, id) + " not found"));
     }
-    MV_TRY(record_for_patients(std::move(e), patients));
+    MV_TRY(record_for_patients(ctx, std::move(e), patients));
     return out;
   }
 
@@ -258,7 +258,7 @@ class RepositoryImpl final : public Repository {
       if (!compartment.empty()) patients.insert(compartment);
     }
     e.detail = "total=" + std::to_string(res.total);
-    MV_TRY(record_for_patients(std::move(e), patients));
+    MV_TRY(record_for_patients(ctx, std::move(e), patients));
     return res;
   }
 
@@ -271,7 +271,7 @@ class RepositoryImpl final : public Repository {
     MV_TRY(check_type_and_id("Patient", patient_id));
     MV_ASSIGN(auto patient, c_.store->current("Patient", patient_id));
     if (!patient || patient->deleted)
-      return refuse(std::move(e), "4", make_error(Errc::not_found, "Patient/" + patient_id + " not found"));
+      return refuse(ctx, std::move(e), "4", make_error(Errc::not_found, "Patient/" + patient_id + " not found"));
     MV_TRY(authorize(ctx, Action::everything, {"Patient", patient_id, patient_id, nullptr}, e, true));
     MV_ASSIGN(auto rows, c_.store->compartment(patient_id));
     std::vector<StoredResource> out;
@@ -285,7 +285,7 @@ class RepositoryImpl final : public Repository {
       if (!shown) continue;
       out.push_back(std::move(sr));
     }
-    MV_TRY(record(std::move(e)));
+    MV_TRY(record(ctx, std::move(e)));
     return out;
   }
 
@@ -338,7 +338,7 @@ class RepositoryImpl final : public Repository {
                     const std::function<bool(const StoredResource&)>& fn) override {
     auto e = c_.entry(ctx, "export");
     MV_TRY(authorize(ctx, Action::export_all, {"", "", "", nullptr}, e));
-    MV_TRY(record(std::move(e)));  // durable before the first byte leaves
+    MV_TRY(record(ctx, std::move(e)));  // durable before the first byte leaves
     Status inner = ok_status();
     MV_TRY(c_.store->for_each_current([&](const store::VersionRow& row) {
       auto d = decide(ctx, Action::export_all, {row.type, row.id, row.compartment, nullptr});
@@ -371,17 +371,17 @@ class RepositoryImpl final : public Repository {
     e.flagged = true;
     const std::string& role = ctx.subject.role;
     if (role != "physician" && role != "nurse")
-      return refuse(e, "4", make_error(Errc::forbidden, "break-the-glass is for physicians and nurses"));
+      return refuse(ctx, e, "4", make_error(Errc::forbidden, "break-the-glass is for physicians and nurses"));
     if (!fhir::is_valid_id(patient_id)) return make_error(Errc::invalid, "invalid patient id");
     const auto first = reason.find_first_not_of(" \t\r\n");
     if (first == std::string::npos || reason.size() > 2000)
-      return refuse(e, "4", make_error(Errc::invalid, "break-the-glass needs a reason (at most 2000 characters)"));
+      return refuse(ctx, e, "4", make_error(Errc::invalid, "break-the-glass needs a reason (at most 2000 characters)"));
     MV_ASSIGN(auto patient, c_.store->current("Patient", patient_id));
     if (!patient || patient->deleted)
-      return refuse(e, "4", make_error(Errc::not_found, "Patient/" + patient_id + " not found"));
+      return refuse(ctx, e, "4", make_error(Errc::not_found, "Patient/" + patient_id + " not found"));
     if (auto st = step_up_ok(c_, ctx, step_up_code); !st.ok()) {
       e.explanation = "step-up authentication failed";
-      return refuse(e, "4", st.error());
+      return refuse(ctx, e, "4", st.error());
     }
     const int64_t now = c_.clock->now_ms();
     const int64_t until = now + break_glass_ms_;
@@ -433,29 +433,41 @@ class RepositoryImpl final : public Repository {
     return sr;
   }
 
-  // Durable audit append; fail closed.
-  Status record(audit::Entry e) {
-    auto st = c_.audit->append(std::move(e));
+  // Durable audit append; fail closed. A caller that holds its answer until
+  // the entries are durable (RequestContext::deferred_audit) gets them queued
+  // there instead.
+  Status record(const RequestContext& ctx, std::vector<audit::Entry> entries) {
+    if (ctx.deferred_audit != nullptr) {
+      for (auto& e : entries) ctx.deferred_audit->push_back(std::move(e));
+      return ok_status();
+    }
+    auto st = c_.audit->append(std::move(entries));
     if (!st.ok()) return make_error(Errc::unavailable, "audit log unavailable; request refused");
     return ok_status();
+  }
+  Status record(const RequestContext& ctx, audit::Entry e) {
+    std::vector<audit::Entry> one;
+    one.push_back(std::move(e));
+    return record(ctx, std::move(one));
   }
 
   // One entry per patient whose data is in the answer (so the patient's
   // access history is complete), or one without patient.
-  Status record_for_patients(audit::Entry e, const std::set<std::string>& patients) {
-    if (patients.empty()) return record(std::move(e));
+  Status record_for_patients(const RequestContext& ctx, audit::Entry e, const std::set<std::string>& patients) {
+    if (patients.empty()) return record(ctx, std::move(e));
+    std::vector<audit::Entry> entries;
+    entries.reserve(patients.size());
     for (const auto& p : patients) {
-      auto copy = e;
-      copy.patient = p;
-      MV_TRY(record(std::move(copy)));
+      entries.push_back(e);
+      entries.back().patient = p;
     }
-    return ok_status();
+    return record(ctx, std::move(entries));
   }
 
   // Records a refused or failed request and returns its error.
-  Error refuse(audit::Entry e, const char* outcome, Error err) {
+  Error refuse(const RequestContext& ctx, audit::Entry e, const char* outcome, Error err) {
     e.outcome = outcome;
-    if (!record(std::move(e)).ok())
+    if (!record(ctx, std::move(e)).ok())
       return make_error(Errc::unavailable, "audit log unavailable; request refused");
     return err;
   }
@@ -493,7 +505,7 @@ class RepositoryImpl final : public Repository {
     e.explanation = d.explanation;
     e.flagged = e.flagged || d.flagged;
     if (!d.permit)
-      return refuse(e, "4", hide ? make_error(Errc::not_found, ref(t.type, t.id) + " not found")
+      return refuse(ctx, e, "4", hide ? make_error(Errc::not_found, ref(t.type, t.id) + " not found")
                                  : make_error(Errc::forbidden, "access denied"));
     return ok_status();
   }
@@ -551,15 +563,15 @@ class RepositoryImpl final : public Repository {
   Result<StoredResource> finish_read(const RequestContext& ctx, Action a, audit::Entry e,
                                      const store::VersionRow& row) {
     auto sr = open_row(row);
-    if (!sr.ok()) return refuse(std::move(e), "8", sr.take_error());
+    if (!sr.ok()) return refuse(ctx, std::move(e), "8", sr.take_error());
     if (sr->deleted)
-      return refuse(std::move(e), "4", make_error(Errc::gone, ref(row.type, row.id) + " was deleted"));
+      return refuse(ctx, std::move(e), "4", make_error(Errc::gone, ref(row.type, row.id) + " was deleted"));
     MV_ASSIGN(bool ok, admit(ctx, a, *sr, row.compartment, &e));
     if (ok && a == Action::vread) {
       MV_ASSIGN(ok, current_admitted(ctx, a, row.type, row.id));
     }
-    if (!ok) return refuse(std::move(e), "4", make_error(Errc::not_found, ref(row.type, row.id) + " not found"));
-    MV_TRY(record(std::move(e)));
+    if (!ok) return refuse(ctx, std::move(e), "4", make_error(Errc::not_found, ref(row.type, row.id) + " not found"));
+    MV_TRY(record(ctx, std::move(e)));
     return sr;
   }
 
@@ -658,7 +670,7 @@ class RepositoryImpl final : public Repository {
           if (!visible) {
             e.patient = cur->compartment;
             e.explanation = "the existing resource is hidden from the subject";
-            return refuse(e, "4", op.kind == WriteOp::Kind::remove
+            return refuse(ctx, e, "4", op.kind == WriteOp::Kind::remove
                                       ? make_error(Errc::not_found, ref(op.resource.type, op.resource.id) + " not found")
                                       : make_error(Errc::forbidden, "access denied"));
           }
@@ -706,7 +718,7 @@ class RepositoryImpl final : public Repository {
       // rolled back: the audit append takes the writer lock itself.
       auto refuse_write = [&](Error err) {
         txn.reset();
-        return refuse(std::move(e), "4", std::move(err));
+        return refuse(ctx, std::move(e), "4", std::move(err));
       };
       if (op.if_match && *op.if_match != cur_version)
         return refuse_write(make_error(Errc::precondition_failed,

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "access/policy.h"
+#include "audit/entry.h"
 #include "common/result.h"
 #include "fhir/resource.h"
 
@@ -28,6 +29,12 @@ struct RequestContext {
   std::string address = "cli";    // client IP address or "cli"
   std::string workstation;
   std::string request_id;
+  // Set by a caller that holds its answer until the audit entries of a read
+  // are on disk (the HTTP server): the repository then queues those entries
+  // here instead of appending them, and the caller hands them to
+  // Vault::audit_async and releases nothing before it reports success.
+  // Entries of writes commit with the change and never come here.
+  std::vector<audit::Entry>* deferred_audit = nullptr;
 };
 
 // A stored version as handed to callers. `json` is the resource as stored

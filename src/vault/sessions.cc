@@ -350,6 +350,16 @@ class SessionsImpl final : public Sessions {
     return out;
   }
 
+  Result<std::map<std::string, size_t>> active_sessions() override {
+    const int64_t now = c_.clock->now_ms();
+    MV_ASSIGN(auto tokens, c_.store->tokens());
+    std::map<std::string, size_t> out;
+    for (const auto& t : tokens)
+      if (t.kind.starts_with("session") && !t.revoked && t.expires_ms > now && now - t.last_used_ms < settings_.idle_ms)
+        ++out[t.username];
+    return out;
+  }
+
   Status end(const RequestContext& ctx, const std::string& token_id) override {
     MV_ASSIGN(auto tokens, c_.store->tokens());
     const bool mine = std::any_of(tokens.begin(), tokens.end(), [&](const store::TokenRow& t) {

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -101,6 +102,9 @@ class Sessions {
   virtual Status logout_all(const RequestContext& ctx) = 0;
   virtual Result<std::vector<SessionSummary>> list(const RequestContext& ctx, const std::string& current_id) = 0;
   virtual Status end(const RequestContext& ctx, const std::string& token_id) = 0;  // Errc::not_found
+  // The number of live (not ended, idle or expired) sessions of each user
+  // who has any: the administrator's users page. The caller checks the role.
+  virtual Result<std::map<std::string, size_t>> active_sessions() = 0;
   virtual Result<TotpEnrolment> totp_enrol(const RequestContext& ctx) = 0;
   // Returns the recovery codes (shown once).
   virtual Result<std::vector<std::string>> totp_confirm(const RequestContext& ctx, std::string_view code) = 0;

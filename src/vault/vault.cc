@@ -175,8 +175,7 @@ class VaultImpl final : public Vault {
                       crypto::derive(master_, crypto::SubKey::backup_dedup), std::move(pk)};
   }
 
-  Result<VaultSnapshot> snapshot(const RequestContext& ctx,
-                                 const std::function<Status(std::string_view)>& sink) override {
+  Result<VaultSnapshot> snapshot(const RequestContext& ctx, const store::Store::SnapshotSink& sink) override {
     if (ctx.subject.role != "system") return make_error(Errc::forbidden, "only the administrator takes backups");
     VaultSnapshot snap;
     MV_ASSIGN(snap.seal, read_file(dir_ / kSealFile, 1 << 20));

@@ -158,7 +158,7 @@ class Vault {
   // and audits it (action "backup-create", after the copy, so the entry is
   // not in it).
   virtual Result<VaultSnapshot> snapshot(const RequestContext& ctx,
-                                         const std::function<Status(std::string_view)>& sink) {
+                                         const std::function<Status(uint64_t offset, std::string_view)>& sink) {
     (void)ctx, (void)sink;
     return make_error(Errc::invalid, "this vault cannot be backed up");
   }

@@ -90,8 +90,12 @@ class AdminApi(unittest.TestCase):
         self.assertTrue(users["dora"]["mfa"]["password"])
         self.assertFalse(users["dora"]["disabled"])
 
+        self.assertGreaterEqual(users[self.admin.name]["sessions"], 1, "the administrator's own session")
+        before = users["dora"]["sessions"]
         doc = self.doc.sign_in(self.server)
         self.assertEqual(doc.session().status, 200)
+        users = {u["username"]: u for u in admin.request("GET", "/api/admin/users").json()["users"]}
+        self.assertEqual(users["dora"]["sessions"], before + 1, "the physician's new session is counted")
         self.assertEqual(doc.request("GET", "/api/admin/users").status, 403, "physicians do not administer")
         # Disabling needs a fresh step-up code of the administrator.
         self.assertEqual(admin.request("POST", "/api/admin/users/dora/disable").status, 401)

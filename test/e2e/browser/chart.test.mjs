@@ -231,6 +231,83 @@ test('write a note and a heart rate; they appear in the chart', async () => {
   for (const [, token] of writes) assert.ok(token.length > 10, 'every write carries X-CSRF-Token');
 });
 
+test('search by birth date (ISO or French DD/MM/YYYY) and by identifier', async () => {
+  const RESULT = `Mrs. ${NAME}`;  // the official name with its prefix
+  const found = async (text) => {
+    await page.fill('#search-name', text);
+    await page.press('#search-name', 'Enter');
+    await page.locator('#search-summary', { hasText: /Patients found|No patient/ }).waitFor({ timeout: 15000 });
+    return page.locator('#search-results .result-name').allTextContents();
+  };
+  const gets = [];
+  const onRequest = (r) => { if (new URL(r.url()).pathname === '/fhir/Patient') gets.push(new URL(r.url()).searchParams); };
+  page.on('request', onRequest);
+  assert.deepEqual(await found('1963-07-15'), [RESULT]);
+  assert.equal(gets.at(-1).get('birthdate'), '1963-07-15');
+  assert.deepEqual(await found('15/07/1963'), [RESULT], 'the French way of writing a date');
+  assert.deepEqual(await found('1975-05-30'), ['Grace Okafor']);
+  assert.deepEqual(await found('1963-07-16'), []);
+  // The Synthea SSN, then system|value, then the driving licence number.
+  assert.deepEqual(await found('999-75-6358'), [RESULT]);
+  assert.ok(gets.some((q) => q.get('identifier') === '999-75-6358'), 'searched as an identifier');
+  assert.deepEqual(await found('http://hl7.org/fhir/sid/us-ssn|999-75-6358'), [RESULT]);
+  assert.deepEqual(await found('S99942926'), [RESULT]);
+  assert.deepEqual(await found('999-75-0000'), []);
+  page.off('request', onRequest);
+  // Not a date: refused in the page, no request sent.
+  const before = gets.length;
+  await page.fill('#search-name', '31/02/1963');
+  await page.press('#search-name', 'Enter');
+  await page.locator('#error', { hasText: 'valid birth date' }).waitFor({ timeout: 15000 });
+  assert.equal(gets.length, before);
+  await app.openPatient('Cumm', NAME);
+});
+
+test('record an encounter, an allergy and a prescription; they appear in the chart', async () => {
+  const today = new Date().toISOString().slice(0, 10);
+  const sent = [];
+  const onRequest = (r) => { if (r.method() === 'POST' && r.url().includes('/fhir/')) sent.push(r.postDataJSON()); };
+  page.on('request', onRequest);
+  await page.click('#encounter-form button[type=submit]');
+  await page.locator('#error', { hasText: 'Fill in the field first.' }).waitFor({ timeout: 15000 });
+  await page.fill('#encounter-reason', 'Follow-up of hypertension');
+  await page.click('#encounter-form button[type=submit]');
+  await page.locator('#chart-encounters li', { hasText: 'Follow-up of hypertension' }).waitFor({ timeout: 15000 });
+  assert.equal(await page.locator('#chart-encounters li').first().textContent(), `${today} Follow-up of hypertension`, 'newest first');
+  assert.equal(await page.locator('#status').textContent(), 'Encounter saved.');
+
+  await page.fill('#allergy-substance', 'Penicillin');
+  await page.selectOption('#allergy-criticality', 'high');
+  await page.click('#allergy-form button[type=submit]');
+  await page.locator('#chart-allergies li', { hasText: 'Penicillin' }).waitFor({ timeout: 15000 });
+  assert.deepEqual(await page.locator('#chart-allergies li').allTextContents(), [`${today} Penicillin`, '2019-04-02 Allergy to peanuts']);
+
+  await page.fill('#medication-name', 'Amlodipine 5 mg tablet');
+  await page.fill('#medication-dosage', '1 tablet every morning');
+  await page.click('#medication-form button[type=submit]');
+  await page.locator('#chart-medications li', { hasText: 'Amlodipine 5 mg tablet — 1 tablet every morning' }).waitFor({ timeout: 15000 });
+  assert.equal(await page.locator('#status').textContent(), 'Prescription saved.');
+  page.off('request', onRequest);
+
+  const [enc, allergy, med] = sent;
+  assert.equal(enc.resourceType, 'Encounter');
+  assert.equal(enc.status, 'finished');
+  assert.equal(enc.class.code, 'AMB');
+  assert.deepEqual(enc.participant, [{ individual: { reference: 'Practitioner/dr-chart' } }], 'the user\'s practitioner');
+  assert.equal(enc.subject.reference, `Patient/${PID}`);
+  assert.equal(allergy.criticality, 'high');
+  assert.equal(allergy.clinicalStatus.coding[0].code, 'active');
+  assert.equal(allergy.patient.reference, `Patient/${PID}`);
+  assert.deepEqual([med.resourceType, med.status, med.intent, med.dosageInstruction[0].text],
+    ['MedicationRequest', 'active', 'order', '1 tablet every morning']);
+  // And the server has them (not only the page).
+  const resources = (type) => page.evaluate(async ([ty, id]) =>
+    (await (await fetch(`/fhir/${ty}?patient=${id}&_count=500`, { headers: { Accept: 'application/fhir+json' } })).json()).entry.map((e) => e.resource), [type, PID]);
+  assert.ok((await resources('AllergyIntolerance')).some((r) => r.code?.text === 'Penicillin'));
+  assert.ok((await resources('MedicationRequest')).some((r) => r.medicationCodeableConcept?.text === 'Amlodipine 5 mg tablet'));
+  assert.equal(page.url(), `${app.origin}/`, 'no patient data in the URL');
+});
+
 test('workstation lock hides patient data and keeps the draft', async () => {
   const draft = 'Draft: knee pain since Monday';
   await page.evaluate(() => { document.documentElement.dataset.lockAfterS = '2'; });

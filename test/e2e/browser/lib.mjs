@@ -9,12 +9,28 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { request } from 'node:https';
 import { createServer } from 'node:net';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import { Vault } from '../http/medvault.mjs';
 
 export const CHROMIUM = process.env.MEDVAULT_CHROMIUM || '/usr/bin/chromium';
 export const PASSWORD = 'Velvet-Orbit-Cactus-4417';
+const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+              '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+// axe-core: no serious or critical violation on what `page` shows now. The
+// page's CSP (default-src 'self') refuses an injected <script>; axe's source
+// is evaluated through CDP (Runtime.evaluate), which the CSP does not
+// govern, so nothing is relaxed for the page itself.
+const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+export async function axe(page, label) {
+  if (!(await page.evaluate(() => typeof window.axe === 'object'))) await page.evaluate(axeSource);
+  const result = await page.evaluate(() => window.axe.run(document, { resultTypes: ['violations'] }));
+  const bad = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(' ')).slice(0, 3).join(', ')}`);
+  assert.deepEqual(bad, [], `axe-core on ${label}`);
+}
 
 // A port that was free a moment ago: the rpId must be `localhost` and the
 // origin known before the server starts, so port 0 cannot be used.
@@ -50,9 +66,10 @@ export async function totp(secret) {
 
 // Starts a practice: `resources` imported, `users` = [{name, role,
 // practitioner?, totp?: true, stepUp?: true}] with PASSWORD; `env` extra
-// server environment. Resolves to an object with the vault, server, page and
-// helpers; call close() in after().
-export async function startPractice({ resources, users, env = {} }) {
+// server environment, `serveArgs` extra `serve` arguments, `beforeServe(vault)`
+// a hook run before the server starts. Resolves to an object with the vault,
+// server, page and helpers; call close() in after().
+export async function startPractice({ resources, users, env = {}, serveArgs = [], beforeServe }) {
   assert.ok(existsSync(CHROMIUM), `chromium is required at ${CHROMIUM} (apt-get install chromium)`);
   const vault = new Vault();
   Object.assign(vault.env, env);
@@ -77,10 +94,11 @@ export async function startPractice({ resources, users, env = {} }) {
     if (u.stepUp) stepUps[u.name] = vault.run('user', 'step-up-enroll', u.name, '--data', vault.data).stdout.trim();
   }
 
+  if (beforeServe) await beforeServe(vault);
   const port = await freePort();
   const server = await vault.serve({
     listen: `127.0.0.1:${port}`,
-    extra: ['--public-url', `https://localhost:${port}`],
+    extra: ['--public-url', `https://localhost:${port}`, ...serveArgs],
   });
   const origin = `https://localhost:${port}`;
 
@@ -121,8 +139,7 @@ export async function startPractice({ resources, users, env = {} }) {
     headless: true,
     ignoreHTTPSErrors: true,
     locale: 'en-GB',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-           '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: ARGS,
   });
   const page = context.pages()[0] ?? await context.newPage();
   const problems = [];  // CSP violations and uncaught page errors
@@ -131,29 +148,40 @@ export async function startPractice({ resources, users, env = {} }) {
     if (/Content Security Policy|Refused to/i.test(m.text())) problems.push(m.text());
   });
 
-  const visible = (selector) => page.locator(selector).waitFor({ state: 'visible', timeout: 15000 });
+  const visible = (selector, p = page) => p.locator(selector).waitFor({ state: 'visible', timeout: 15000 });
+  let browser = null;  // a second, non-persistent browser for other users' contexts
   return {
     vault, server, port, origin, context, page, problems, secrets, stepUps, api, visible, shots,
     shot: (name, path) => page.screenshot({ path: path ?? join(shots, `${name}.png`), fullPage: !path }),
+    // A page in a fresh browser context (another person at another
+    // workstation); `options` go to browser.newContext (clientCertificates...).
+    async newPage(options = {}) {
+      browser ??= await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ARGS });
+      const ctx = await browser.newContext({ ignoreHTTPSErrors: true, locale: 'en-GB', ...options });
+      const p = await ctx.newPage();
+      p.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+      return p;
+    },
     // Opens the app and signs in with password and a fresh TOTP code.
-    async signIn(user) {
-      await page.goto(`${origin}/`);
-      await visible('#signin-title');
-      await page.fill('#signin-username', user);
-      await page.fill('#signin-password', PASSWORD);
-      if (secrets[user]) await page.fill('#signin-code', await totp(secrets[user]));
-      await page.click('#signin-submit');
-      await visible('#view-home');
+    async signIn(user, p = page) {
+      await p.goto(`${origin}/`);
+      await visible('#signin-title', p);
+      await p.fill('#signin-username', user);
+      await p.fill('#signin-password', PASSWORD);
+      if (secrets[user]) await p.fill('#signin-code', await totp(secrets[user]));
+      await p.click('#signin-submit');
+      await visible('#view-home', p);
     },
     // Finds a patient by name prefix and opens the chart.
-    async openPatient(prefix, name) {
-      await page.fill('#search-name', prefix);
-      await page.press('#search-name', 'Enter');
-      await page.locator('#search-results button', { hasText: name }).click();
-      await visible('#patient');
-      await page.locator('#patient-name', { hasText: name }).waitFor({ timeout: 15000 });
+    async openPatient(prefix, name, p = page) {
+      await p.fill('#search-name', prefix);
+      await p.press('#search-name', 'Enter');
+      await p.locator('#search-results button', { hasText: name }).click();
+      await visible('#patient', p);
+      await p.locator('#patient-name', { hasText: name }).waitFor({ timeout: 15000 });
     },
     async close() {
+      await browser?.close();
       await context?.close();
       if (server) assert.equal(await server.stop(), 0, 'server exit code after SIGTERM');
       vault?.close();

@@ -31,10 +31,11 @@ def medvault_bin():
 
 
 class Vault:
-    """A new vault in a temporary directory; remove with close()."""
+    """A new vault in a temporary directory (or in `root`, which close()
+    empties but leaves); remove with close()."""
 
-    def __init__(self):
-        self.tmp = tempfile.mkdtemp(prefix="mv-e2e-http-")
+    def __init__(self, root=None):
+        self.tmp = root or tempfile.mkdtemp(prefix="mv-e2e-http-")
         self.data = os.path.join(self.tmp, "vault")
         self.env = dict(os.environ, MEDVAULT_PASSPHRASE="correct horse battery staple e2e",
                         MEDVAULT_TEST_FAST_KDF="1")

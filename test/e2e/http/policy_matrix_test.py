@@ -120,6 +120,16 @@ class PolicyMatrixTest(unittest.TestCase):
         # reception writes demographics and appointments, not clinical data
         self.assertEqual(self.status("POST", "/fhir/Patient", "front", {"resourceType": "Patient", "name": [{"family": "New"}]}), 201)
         self.assertEqual(self.status("POST", "/fhir/Patient", "it", {"resourceType": "Patient", "name": [{"family": "New"}]}), 403)
+        # the front desk records consent directives (the manager does not)
+        consent = {"resourceType": "Consent", "status": "active",
+                   "scope": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/consentscope", "code": "patient-privacy"}]},
+                   "category": [{"coding": [{"system": "http://loinc.org", "code": "59284-0"}]}],
+                   "patient": {"reference": "Patient/p-norel"},
+                   "provision": {"type": "deny", "securityLabel": [{"code": "HIV"}]}}
+        self.assertEqual(self.status("POST", "/fhir/Consent", "boss", consent), 403)
+        self.assertEqual(self.status("POST", "/fhir/Consent", "front", consent), 201)
+        self.assertEqual(self.status("GET", "/fhir/Consent?patient=p-norel", "front"), 200)
+        self.assertEqual(self.status("GET", "/fhir/Consent?patient=p-norel", "boss"), 403)
 
 
 if __name__ == "__main__":
