@@ -845,6 +845,8 @@ async function loadUsers() {
   }
 }
 
+const STAFF_ROLES = ['physician', 'nurse', 'reception', 'manager', 'it-admin', 'auditor'];
+
 function renderUsers() {
   const body = $('admin-users');
   clear(body);
@@ -861,6 +863,21 @@ function renderUsers() {
               el('td', u.expires ? when(u.expires) : t('admin.never')),
               el('td', String(u.sessions ?? 0)));
     const actions = el('td');
+    // Staff move between staff roles; not the administrator's own role.
+    if (STAFF_ROLES.includes(u.role) && u.username !== state.session?.user) {
+      const pick = el('select');
+      pick.setAttribute('aria-label', t('admin.role_for', { user: u.username }));
+      for (const r of STAFF_ROLES) {
+        const o = el('option', t(`role.${r}`));
+        o.value = r;
+        o.selected = r === u.role;
+        pick.append(o);
+      }
+      const b = el('button', t('admin.setrole', { user: u.username }));
+      b.type = 'button';
+      b.addEventListener('click', () => adminAction(u.username, 'role', { role: pick.value }));
+      actions.append(pick, ' ', b, ' ');
+    }
     for (const what of [u.disabled ? 'enable' : 'disable', 'revoke']) {
       const b = el('button', t(`admin.${what}`, { user: u.username }), what === 'enable' ? undefined : 'danger');
       b.type = 'button';
@@ -874,14 +891,14 @@ function renderUsers() {
   }
 }
 
-async function adminAction(user, what) {
+async function adminAction(user, what, body = {}) {
   const code = $('admin-code').value.replace(/\s+/g, '');
   if (!code) { fail(t('admin.needcode')); $('admin-code').focus(); return; }
   $('admin-code').value = '';
   try {
-    await call('POST', `/api/admin/users/${encodeURIComponent(user)}/${what}`, { body: {}, headers: { 'X-Step-Up': code } });
+    await call('POST', `/api/admin/users/${encodeURIComponent(user)}/${what}`, { body, headers: { 'X-Step-Up': code } });
     fail('');
-    say(t(`admin.done.${what}`, { user }));
+    say(t(`admin.done.${what}`, { user, role: body.role ? t(`role.${body.role}`) : '' }));
     await loadUsers();
   } catch (err) {
     // 401 here is the step-up code, not the session (GET /api/auth/session tells).

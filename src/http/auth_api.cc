@@ -1,6 +1,7 @@
 // docs/auth-api.md: sign-in, sessions, enrolment, administration.
 #include "http/auth_api.h"
 
+#include <algorithm>
 #include <boost/json.hpp>
 
 #include "auth/webauthn.h"
@@ -309,11 +310,28 @@ Response handle_account_api(vault::Vault& vault, const vault::RequestContext& ct
                               {"certificates", u.certificates}}}});
       return json_response(200, bj::object{{"users", std::move(a)}});
     }
-    if (seg.size() != 5 || (seg[4] != "revoke" && seg[4] != "disable" && seg[4] != "enable"))
+    if (seg.size() != 5 || (seg[4] != "revoke" && seg[4] != "disable" && seg[4] != "enable" && seg[4] != "role"))
       return failure(make_error(Errc::not_found, "no such endpoint"), req);
     if (req.method != "POST") return method_not_allowed(req, "POST");
+    std::string role;
+    if (seg[4] == "role") {
+      const auto* r = body->if_contains("role");
+      if (!r || !r->is_string()) return failure(make_error(Errc::invalid, "body must be {\"role\": \"...\"}"), req);
+      role = std::string(r->as_string());
+      // What can be refused without the vault is refused before the step-up,
+      // so that no code is spent on it (the vault checks again).
+      static constexpr std::string_view kStaff[] = {"physician", "nurse", "reception", "manager", "it-admin", "auditor"};
+      if (std::find(std::begin(kStaff), std::end(kStaff), role) == std::end(kStaff))
+        return failure(make_error(Errc::invalid, "unknown staff role \"" + role +
+                                                     "\": physician, nurse, reception, manager, it-admin or auditor"),
+                       req);
+      if (seg[3] == ctx.subject.user)
+        return failure(make_error(Errc::conflict, "administrators do not change their own role: ask another administrator"),
+                       req);
+    }
     if (auto st = sessions->step_up(ctx, req.step_up); !st.ok()) return failure(st.error(), req);
     Status st = seg[4] == "revoke" ? vault.accounts().revoke_all(ctx, seg[3])
+                : seg[4] == "role" ? vault.accounts().set_role(ctx, seg[3], role)
                                    : vault.accounts().set_disabled(ctx, seg[3], seg[4] == "disable");
     if (!st.ok()) return failure(st.error(), req);
     return no_content();

@@ -66,7 +66,12 @@ class Conn {
     // temp_store=MEMORY: no temp files.
     MV_TRY(c->exec(
         "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA secure_delete=ON;"
-        "PRAGMA temp_store=MEMORY; PRAGMA foreign_keys=ON; PRAGMA cache_size=-65536;"));
+        "PRAGMA temp_store=MEMORY; PRAGMA foreign_keys=ON;"));
+    // Page cache: 64 MiB for the writer (index pages of a big import), 8 MiB
+    // for each reader (one per server thread: the kernel's page cache holds
+    // the file for all of them; measured RSS 388 MiB under load at 1M
+    // resources with 64 MiB each).
+    MV_TRY(c->exec(create ? "PRAGMA cache_size=-65536" : "PRAGMA cache_size=-8192"));
     // No mmap: every read commits an audit entry, and after each commit
     // SQLite would unmap and remap the file (measured: ~1.7 ms per read).
     return c;

@@ -40,27 +40,58 @@ Status put_meta(Core& c, audit::Entry e, const std::string& key, const std::stri
 
 }  // namespace
 
+namespace {
+
+bool is_fact_source(const store::VersionRow& row) {
+  return row.type == "Consent" || access::is_relationship_type(row.type);
+}
+
+// What a patient's facts are made from: the current (type, id, version,
+// deleted) of every relationship and consent resource in the compartment.
+std::string fact_sources(const std::vector<store::VersionRow>& rows) {
+  std::string out;
+  for (const auto& row : rows)
+    if (is_fact_source(row))
+      out += row.type + '/' + row.id + '/' + std::to_string(row.version) + (row.deleted ? "d\n" : "\n");
+  return out;
+}
+
+}  // namespace
+
 Result<std::shared_ptr<const access::PatientFacts>> AccessFacts::patient(const std::string& patient_id) {
   const int64_t now = c_.clock->now_ms();
+  std::shared_ptr<const access::PatientFacts> old;
+  std::string old_sources;
   {
     std::lock_guard lock(mu_);
     auto it = facts_.find(patient_id);
-    if (it != facts_.end() && now - it->second.loaded_ms < kFactsTtlMs) return it->second.facts;
+    if (it != facts_.end()) {
+      if (now - it->second.loaded_ms < kFactsTtlMs) return it->second.facts;
+      old = it->second.facts;
+      old_sources = it->second.sources;
+    }
   }
-  MV_ASSIGN(auto f, load(patient_id));
+  MV_ASSIGN(auto rows, c_.store->compartment(patient_id));
+  std::string sources = fact_sources(rows);
+  std::shared_ptr<const access::PatientFacts> f;
+  if (old && sources == old_sources) {
+    f = std::move(old);  // nothing they depend on changed: still true
+  } else {
+    MV_ASSIGN(f, load(patient_id, rows));
+  }
   std::lock_guard lock(mu_);
   if (facts_.size() > 100'000) facts_.clear();  // bound memory; facts reload on demand
-  facts_[patient_id] = {f, now};
+  facts_[patient_id] = {f, now, std::move(sources)};
   return f;
 }
 
-Result<std::shared_ptr<const access::PatientFacts>> AccessFacts::load(const std::string& patient_id) {
+Result<std::shared_ptr<const access::PatientFacts>> AccessFacts::load(const std::string& patient_id,
+                                                                      const std::vector<store::VersionRow>& rows) {
   auto f = std::make_shared<access::PatientFacts>();
   f->patient = patient_id;
-  MV_ASSIGN(auto rows, c_.store->compartment(patient_id));
   for (const auto& row : rows) {
     const bool consent = row.type == "Consent";
-    if (!consent && !access::is_relationship_type(row.type)) continue;
+    if (!is_fact_source(row)) continue;
     MV_ASSIGN(auto full, c_.store->version(row.type, row.id, row.version));
     if (!full || full->deleted) continue;
     MV_ASSIGN(auto json, open_(*full));

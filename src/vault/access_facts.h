@@ -47,15 +47,21 @@ class AccessFacts {
   }
 
  private:
+  // Facts younger than kFactsTtlMs are used as they are. Older ones are
+  // checked against the compartment's current rows (one index query, no
+  // decryption): they are reloaded only if a relationship or consent
+  // resource was added, changed or deleted since, by this node or another.
   struct Cached {
     std::shared_ptr<const access::PatientFacts> facts;
     int64_t loaded_ms = 0;
+    std::string sources;  // the (type, id, version) of what they were made from
   };
   struct CachedGrant {
     std::optional<access::BreakGlassGrant> grant;
     int64_t loaded_ms = 0;
   };
-  Result<std::shared_ptr<const access::PatientFacts>> load(const std::string& patient_id);
+  Result<std::shared_ptr<const access::PatientFacts>> load(const std::string& patient_id,
+                                                            const std::vector<store::VersionRow>& rows);
 
   Core& c_;
   Opener open_;

@@ -101,6 +101,31 @@ class AccountsImpl final : public Accounts {
     });
   }
 
+  Status set_role(const RequestContext& ctx, const std::string& username, const std::string& role) override {
+    static constexpr std::array<std::string_view, 6> kStaff = {"physician", "nurse",    "reception",
+                                                               "manager",   "it-admin", "auditor"};
+    const auto staff = [&](std::string_view r) { return std::find(kStaff.begin(), kStaff.end(), r) != kStaff.end(); };
+    if (!staff(role))
+      return make_error(Errc::invalid, "unknown staff role \"" + role +
+                                           "\": physician, nurse, reception, manager, it-admin or auditor");
+    MV_TRY(require_admin(ctx));
+    if (username == ctx.subject.user)
+      return make_error(Errc::conflict, "administrators do not change their own role: ask another administrator");
+    MV_ASSIGN(auto row, c_.store->account(username));
+    if (!row) return make_error(Errc::not_found, "no user " + username);
+    if (!staff(row->role)) return make_error(Errc::conflict, username + " is a " + row->role + " account, not staff");
+    if (row->role == role) return ok_status();
+    auto a = info_of(*row);
+    a.role = role;
+    auto e = c_.entry(ctx, "user-role");
+    e.detail = username + " role " + row->role + " -> " + role;
+    return write(e, [&](store::Transaction& t) -> Status {
+      MV_TRY(t.put_account({username, role, merge_profile(a, row->data), row->created_ms}));
+      MV_TRY(t.revoke_tokens(username, ""));
+      return ok_status();
+    });
+  }
+
   Status set_expiry(const RequestContext& ctx, const std::string& username, int64_t expires_ms) override {
     MV_TRY(require_admin(ctx));
     MV_ASSIGN(auto row, c_.store->account(username));

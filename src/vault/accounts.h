@@ -68,6 +68,15 @@ class Accounts {
                               bool disabled) = 0;
   // Sets the date after which the account cannot sign in or use its tokens
   // (0: never). Audited.
+  // Moves a staff account to another staff role (physician, nurse,
+  // reception, manager, it-admin, auditor); its sessions and tokens end, so
+  // the new rights apply from the next sign-in. Not one's own role (another
+  // administrator does that); patient and service accounts keep theirs.
+  // Administrator only; audited.
+  virtual Status set_role(const RequestContext& ctx, const std::string& username, const std::string& role) {
+    (void)ctx, (void)username, (void)role;
+    return make_error(Errc::invalid, "roles cannot be changed here");
+  }
   virtual Status set_expiry(const RequestContext& ctx, const std::string& username, int64_t expires_ms) {
     (void)ctx, (void)username, (void)expires_ms;
     return make_error(Errc::internal, "not available");

@@ -11,6 +11,7 @@
 
 #include "audit/entry.h"
 #include "fhir/resource.h"
+#include "vault/access_facts.h"
 
 namespace medvault::vault {
 namespace {
@@ -351,6 +352,54 @@ TEST_F(VaultTest, TokensAuthenticateUntilRevokedOrExpired) {
   auto r = acc.authenticate_bearer(t->token, "127.0.0.1");
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().code, Errc::unauthenticated);
+}
+
+// The policy's facts (care relationships, consents) are cached per patient.
+// Past kFactsTtlMs they are checked against the compartment: a relationship
+// another process (or node) added is seen then, and facts whose sources did
+// not change keep serving.
+TEST_F(VaultTest, ExpiredFactsSeeAnotherProcesssRelationshipChange) {
+  class ManualClock final : public Clock {
+   public:
+    int64_t now_ms() const override { return now.load(); }
+    std::atomic<int64_t> now{1'800'000'000'000};
+  } clock;
+  vault_.reset();
+  Unsealer u;
+  u.passphrase = crypto::SecretString("test passphrase for unit tests");
+  auto a = Vault::open(dir_ / "v", u, clock);
+  auto b = Vault::open(dir_ / "v", u);
+  ASSERT_TRUE(a.ok() && b.ok());
+  auto obs = fhir::parse_resource(
+      R"({"resourceType":"Observation","id":"o1","status":"final","code":{"text":"pulse"},)"
+      R"("subject":{"reference":"Patient/p1"}})");
+  ASSERT_TRUE(obs.ok());
+  ASSERT_TRUE((*a)->repository().update(ctx_, patient("p1", "Martin"), std::nullopt).ok());
+  ASSERT_TRUE((*a)->repository().update(ctx_, std::move(obs).value(), std::nullopt).ok());
+
+  RequestContext doc;
+  doc.subject.user = "dr.x";
+  doc.subject.role = "physician";
+  doc.subject.practitioner = "Practitioner/gp1";
+  auto read = [&] { return (*a)->repository().read(doc, "Observation", "o1"); };
+  EXPECT_EQ(read().error().code, Errc::not_found) << "no care relationship yet";
+
+  // Another process makes dr.x the patient's GP.
+  auto gp = fhir::parse_resource(
+      R"({"resourceType":"Patient","id":"p1","name":[{"family":"Martin"}],)"
+      R"("generalPractitioner":[{"reference":"Practitioner/gp1"}]})");
+  ASSERT_TRUE(gp.ok());
+  ASSERT_TRUE((*b)->repository().update(ctx_, std::move(gp).value(), std::nullopt).ok());
+  EXPECT_FALSE(read().ok()) << "within the cache's lifetime the old facts may serve";
+  clock.now += kFactsTtlMs + 1;
+  EXPECT_TRUE(read().ok()) << "past it, the changed compartment is seen";
+  clock.now += kFactsTtlMs + 1;
+  EXPECT_TRUE(read().ok()) << "unchanged sources: the facts keep serving";
+
+  // And the other way: the relationship removed elsewhere ends the access.
+  ASSERT_TRUE((*b)->repository().update(ctx_, patient("p1", "Martin"), std::nullopt).ok());
+  clock.now += kFactsTtlMs + 1;
+  EXPECT_EQ(read().error().code, Errc::not_found);
 }
 
 }  // namespace

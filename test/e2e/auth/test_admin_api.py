@@ -112,6 +112,24 @@ class AdminApi(unittest.TestCase):
         self.assertEqual(r.status, 204, r)
         self.assertEqual(self.doc.sign_in(self.server).session().status, 200)
 
+        # Roles: a staff account moves to another staff role, its sessions end.
+        doc = self.doc.sign_in(self.server)
+        role = lambda user, body, code=None: admin.request(
+            "POST", f"/api/admin/users/{user}/role", body,
+            headers={"X-Step-Up": code or self.admin.app.fresh(), "Content-Type": "application/json"})
+        # Refused before the step-up: no code is spent on these.
+        self.assertEqual(role("dora", {"role": "wizard"}, code="000000").status, 400)
+        self.assertEqual(role("dora", {"role": "patient"}, code="000000").status, 400, "only staff roles")
+        self.assertEqual(role(self.admin.name, {"role": "nurse"}, code="000000").status, 409, "not one's own role")
+        self.assertEqual(role("dora", {"role": "nurse"}, code="000000").status, 401)
+        r = role("dora", {"role": "nurse"})
+        self.assertEqual(r.status, 204, r)
+        self.assertEqual(doc.session().status, 401, "the old session ends with the old role")
+        users = {u["username"]: u for u in admin.request("GET", "/api/admin/users").json()["users"]}
+        self.assertEqual(users["dora"]["role"], "nurse")
+        self.assertEqual(self.doc.sign_in(self.server).session().json()["role"], "nurse")
+        self.assertEqual(role("dora", {"role": "physician"}).status, 204)
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -96,6 +96,14 @@ test('administrator: users with role and second factors; revoke sessions; disabl
   await other.click('#signin-submit');
   await other.locator('#error', { hasText: 'Sign-in failed' }).waitFor({ timeout: 15000 });
 
+  // Roles: the reception account becomes a nurse; no role change for oneself.
+  await page.fill('#admin-code', await totp(app.secrets.root));
+  await row('leaver').getByRole('combobox', { name: 'New role for leaver' }).selectOption('nurse');
+  await row('leaver').getByRole('button', { name: 'Change the role of leaver' }).click();
+  await page.locator('#status', { hasText: 'leaver is now nurse; their sessions have ended.' }).waitFor({ timeout: 15000 });
+  assert.equal((await cells('leaver'))[1], 'nurse');
+  assert.equal(await row('root').getByRole('combobox').count(), 0, "no role change for one's own account");
+
   await page.click('#lang');
   assert.equal(await page.locator('#admin-title').textContent(), 'Utilisateurs');
   assert.equal((await cells('leaver'))[3], 'désactivé');
