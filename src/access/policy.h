@@ -165,4 +165,10 @@ std::string_view default_purpose(std::string_view role);
 // but Patient and Appointment, plus Consent).
 bool is_clinical_type(std::string_view type);
 
+// Whether a decision for `who` on `t` can depend on the patient's care
+// relationships (clinicians on clinical content). When it cannot, the caller
+// may hand over facts holding the consents only: relationships only ever
+// grant, so facts without them can never permit more.
+bool needs_relationships(const Subject& who, const Target& t);
+
 }  // namespace medvault::access

@@ -142,6 +142,41 @@ TEST(Policy, DefaultMatrix) {
   }
 }
 
+// Where needs_relationships() says no, facts without the relationships give
+// the same decision as with them (the repository then loads consents only);
+// where it says yes, they can only deny more.
+TEST(Policy, RelationshipsMatterOnlyWhereNeedsRelationshipsSaysSo) {
+  auto policy = make_policy();
+  const auto plain = obj(R"({"resourceType":"Observation"})");
+  const char* roles[] = {"physician", "nurse", "reception", "manager", "it-admin", "auditor", "service", "patient"};
+  const char* types[] = {"Observation", "Condition", "Patient", "Appointment", "Consent", "Encounter",
+                         "CareTeam", "Practitioner", "MedicationRequest"};
+  const Action actions[] = {R, S, H, V, C, U, D, E, T};
+  int checked = 0;
+  for (const char* role : roles)
+    for (const char* type : types)
+      for (Action a : actions)
+        for (Consent consent : {Consent::none, Consent::deny})
+          for (std::string_view purpose : {std::string_view("TREAT"), std::string_view("ETREAT")}) {
+            auto full = facts(Rel::yes, consent);
+            auto bare = facts(Rel::none, consent);
+            Target tf{type, "x1", "p1", &plain, &full, nullptr, kNow};
+            Target tb{type, "x1", "p1", &plain, &bare, nullptr, kNow};
+            auto who = subject(role);
+            auto df = policy->decide(who, a, tf, purpose);
+            auto db = policy->decide(who, a, tb, purpose);
+            if (needs_relationships(who, tf)) {
+              EXPECT_TRUE(df.permit || !db.permit) << role << " " << type;
+            } else {
+              EXPECT_EQ(df.permit, db.permit) << role << " " << action_name(a) << " " << type << " " << purpose;
+              ++checked;
+            }
+          }
+  EXPECT_GT(checked, 500);
+  EXPECT_TRUE(needs_relationships(subject("physician"), Target{"Observation", "o", "p1"}));
+  EXPECT_FALSE(needs_relationships(subject("physician"), Target{"Patient", "p1", "p1"}));
+}
+
 TEST(Policy, ExplanationNamesTheRelationshipAndGrant) {
   auto policy = make_policy();
   auto f = facts(Rel::yes, Consent::none);

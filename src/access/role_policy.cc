@@ -304,6 +304,11 @@ bool is_clinical_type(std::string_view type) {
   return !in(type, kDirectoryTypes) && !in(type, kAdministrativeTypes);
 }
 
+// Mirrors the one use of relationships in DefaultPolicy::decide.
+bool needs_relationships(const Subject& who, const Target& t) {
+  return (who.role == "physician" || who.role == "nurse") && is_clinical_type(t.type);
+}
+
 std::unique_ptr<Policy> make_policy(Settings settings) { return std::make_unique<DefaultPolicy>(settings); }
 std::unique_ptr<Policy> make_role_policy() { return make_policy({}); }
 

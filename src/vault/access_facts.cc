@@ -58,17 +58,21 @@ std::string fact_sources(const std::vector<store::VersionRow>& rows) {
 
 }  // namespace
 
-Result<std::shared_ptr<const access::PatientFacts>> AccessFacts::patient(const std::string& patient_id) {
+Result<std::shared_ptr<const access::PatientFacts>> AccessFacts::patient(const std::string& patient_id,
+                                                                         bool relationships) {
   const int64_t now = c_.clock->now_ms();
   std::shared_ptr<const access::PatientFacts> old;
   std::string old_sources;
   {
     std::lock_guard lock(mu_);
     auto it = facts_.find(patient_id);
-    if (it != facts_.end()) {
+    // Facts with relationships serve every caller; consents-only facts only
+    // callers that do not need relationships.
+    if (it != facts_.end() && (it->second.relationships || !relationships)) {
       if (now - it->second.loaded_ms < kFactsTtlMs) return it->second.facts;
       old = it->second.facts;
       old_sources = it->second.sources;
+      relationships = it->second.relationships;
     }
   }
   MV_ASSIGN(auto rows, c_.store->compartment(patient_id));
@@ -77,21 +81,25 @@ Result<std::shared_ptr<const access::PatientFacts>> AccessFacts::patient(const s
   if (old && sources == old_sources) {
     f = std::move(old);  // nothing they depend on changed: still true
   } else {
-    MV_ASSIGN(f, load(patient_id, rows));
+    MV_ASSIGN(f, load(patient_id, rows, relationships));
   }
   std::lock_guard lock(mu_);
   if (facts_.size() > 100'000) facts_.clear();  // bound memory; facts reload on demand
-  facts_[patient_id] = {f, now, std::move(sources)};
+  auto& slot = facts_[patient_id];
+  // Never replace fuller facts by consents-only ones loaded meanwhile.
+  if (!relationships && slot.facts && slot.relationships) return f;
+  slot = {f, now, std::move(sources), relationships};
   return f;
 }
 
 Result<std::shared_ptr<const access::PatientFacts>> AccessFacts::load(const std::string& patient_id,
-                                                                      const std::vector<store::VersionRow>& rows) {
+                                                                      const std::vector<store::VersionRow>& rows,
+                                                                      bool relationships) {
   auto f = std::make_shared<access::PatientFacts>();
   f->patient = patient_id;
   for (const auto& row : rows) {
     const bool consent = row.type == "Consent";
-    if (!is_fact_source(row)) continue;
+    if (!is_fact_source(row) || (!consent && !relationships)) continue;
     MV_ASSIGN(auto full, c_.store->version(row.type, row.id, row.version));
     if (!full || full->deleted) continue;
     MV_ASSIGN(auto json, open_(*full));

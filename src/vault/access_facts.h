@@ -35,7 +35,11 @@ class AccessFacts {
   using Opener = std::function<Result<std::string>(const store::VersionRow&)>;
   AccessFacts(Core& core, Opener open) : c_(core), open_(std::move(open)) {}
 
-  Result<std::shared_ptr<const access::PatientFacts>> patient(const std::string& patient_id);
+  // With `relationships` false the facts may hold the consents only (cheap
+  // when cold: relationship resources are not decrypted); see
+  // access::needs_relationships.
+  Result<std::shared_ptr<const access::PatientFacts>> patient(const std::string& patient_id,
+                                                               bool relationships = true);
   Result<std::optional<access::BreakGlassGrant>> grant(const std::string& user, const std::string& patient_id);
 
   void invalidate(const std::string& patient_id);
@@ -55,13 +59,15 @@ class AccessFacts {
     std::shared_ptr<const access::PatientFacts> facts;
     int64_t loaded_ms = 0;
     std::string sources;  // the (type, id, version) of what they were made from
+    bool relationships = true;  // false: consents only
   };
   struct CachedGrant {
     std::optional<access::BreakGlassGrant> grant;
     int64_t loaded_ms = 0;
   };
   Result<std::shared_ptr<const access::PatientFacts>> load(const std::string& patient_id,
-                                                            const std::vector<store::VersionRow>& rows);
+                                                            const std::vector<store::VersionRow>& rows,
+                                                            bool relationships);
 
   Core& c_;
   Opener open_;

@@ -482,7 +482,7 @@ class RepositoryImpl final : public Repository {
     std::shared_ptr<const access::PatientFacts> facts;
     if (!t.patient.empty() && role != "it-admin" && role != "auditor" &&
         (role != "system" || a == Action::export_all)) {
-      MV_ASSIGN(facts, facts_.patient(t.patient));
+      MV_ASSIGN(facts, facts_.patient(t.patient, access::needs_relationships(ctx.subject, t)));
       t.facts = facts.get();
     }
     auto d = c_.policy->decide(ctx.subject, a, t, ctx.purpose);
