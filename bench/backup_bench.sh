@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Backup benchmark (issue 7): `medvault backup` against restic, side by side
 # on the same vault in the same run. Writes its table into BENCHMARKS.md
-# (section "Backups vs restic").
+# (section "Backups vs restic"), or into $BENCH_MD when set.
 #
 #   bash bench/backup_bench.sh MEDVAULT_BINARY [PATIENTS] [RUNS]
 #
@@ -103,7 +103,7 @@ for r in $(seq "$runs"); do
 done
 
 cpu=$(lscpu | sed -n 's/^Model name: *//p' | head -1)
-python3 - "$root/BENCHMARKS.md" "$patients" "$resources" "$changed" "$dbsize" "$(nproc)" "${cpu:-unknown}" \
+python3 - "${BENCH_MD:-$root/BENCHMARKS.md}" "$patients" "$resources" "$changed" "$dbsize" "$(nproc)" "${cpu:-unknown}" \
   "$(restic version | cut -d' ' -f1-2)" "${results[@]}" <<'PY'
 import datetime, os, re, sys
 path, patients, resources, changed, dbsize, nproc, cpu, restic = sys.argv[1:9]
@@ -137,4 +137,4 @@ else:
     text = text.rstrip() + "\n\n## Backups vs restic (issue 7)\n\n" + block + "\n"
 open(path, "w").write(text)
 PY
-echo "bench: backup figures written to BENCHMARKS.md"
+echo "bench: backup figures written to ${BENCH_MD:-BENCHMARKS.md}"

@@ -14,6 +14,7 @@
 # Environment: SECONDS_PER_LOAD (default 15), CONNECTIONS (default 32),
 # BENCH_TMP (default build dir's sibling bench-tmp on the project's disk:
 # fsync costs are part of what is measured).
+# BENCH_MD: the file the table is written into (default BENCHMARKS.md).
 set -euo pipefail
 bin=$(realpath "${1:?usage: bash bench/perf_suite.sh MEDVAULT_BINARY [PATIENTS...]}")
 shift
@@ -181,7 +182,7 @@ CONF
 done
 
 rel_bin=$(realpath --relative-to="$root" "$bin")
-python3 - "$root/BENCHMARKS.md" "$secs" "$conns" "$(nproc)" "${scales[*]}" "$rel_bin" "${#results[@]}" "${results[@]}" "${extras[@]}" <<'PY'
+python3 - "${BENCH_MD:-$root/BENCHMARKS.md}" "$secs" "$conns" "$(nproc)" "${scales[*]}" "$rel_bin" "${#results[@]}" "${results[@]}" "${extras[@]}" <<'PY'
 import datetime, os, re, sys
 path, secs, conns, nproc, scales, binary, n = sys.argv[1:8]
 rows = [r.split("|") for r in sys.argv[8:8 + int(n)]]
@@ -235,4 +236,4 @@ else:
     text = text.rstrip() + "\n\n## Performance suite (issue 8)\n\n" + block + "\n"
 open(path, "w").write(text)
 PY
-echo "bench: performance suite written to BENCHMARKS.md"
+echo "bench: performance suite written to ${BENCH_MD:-BENCHMARKS.md}"

@@ -56,6 +56,7 @@ const state = {
   audit: null,     // entries of the last audit query, for re-rendering
   auditQuery: '',  // the query string of those entries (the CSV export repeats it)
   users: null,     // the administrator's user list, for re-rendering
+  staffRoles: [],  // the roles a staff account may be given (from the same answer)
   chart: null,     // {patient, lists: {kind: resources | null (refused)}, refused}
   grants: new Map(),  // patient id -> {until: Date, name}: break-the-glass grants
   locked: null,    // while locked: {user, patientId, drafts}
@@ -169,6 +170,7 @@ function clearPatientData() {
   for (const f of ['search-form', 'note-form', 'vital-form', 'audit-form', 'audit-export-form', 'encounter-form',
                    'allergy-form', 'medication-form', 'consent-form']) $(f).reset();
   $('admin-code').value = '';
+  $('admin-use-passkey').checked = false;
   renderBanner();
   $('bg-dialog').close();
   $('bg-form').reset();
@@ -208,6 +210,7 @@ async function signedIn(session) {
   fail('');
   say('');
   renderWho();
+  renderStepUp();
   startIdleTimer();
   if (session.enrol_required) {
     show('enrol');
@@ -273,26 +276,32 @@ function passkeyError(err) {
   return true;
 }
 
+// An assertion ceremony with the server: `${path}/begin` gives the options,
+// the authenticator signs, `${path}/finish` checks it; returns its answer.
+async function passkeyCeremony(path) {
+  const begin = await call('POST', `${path}/begin`, { body: {} });
+  const pk = begin.publicKey;
+  const cred = await navigator.credentials.get({
+    publicKey: { ...pk, challenge: fromB64u(pk.challenge), allowCredentials: withIds(pk.allowCredentials) },
+  });
+  const r = cred.response;
+  return call('POST', `${path}/finish`, {
+    body: {
+      ceremony: begin.ceremony,
+      id: cred.id,
+      clientDataJSON: toB64u(r.clientDataJSON),
+      authenticatorData: toB64u(r.authenticatorData),
+      signature: toB64u(r.signature),
+      userHandle: r.userHandle ? toB64u(r.userHandle) : '',
+    },
+  });
+}
+
 // Signs in with a passkey; while the screen is locked, unlocks instead.
 async function passkeySignIn() {
   if (!window.PublicKeyCredential) { fail(t('passkey.unsupported')); return; }
   try {
-    const begin = await call('POST', '/api/auth/passkey/login/begin', { body: {} });
-    const pk = begin.publicKey;
-    const cred = await navigator.credentials.get({
-      publicKey: { ...pk, challenge: fromB64u(pk.challenge), allowCredentials: withIds(pk.allowCredentials) },
-    });
-    const r = cred.response;
-    const session = await call('POST', '/api/auth/passkey/login/finish', {
-      body: {
-        ceremony: begin.ceremony,
-        id: cred.id,
-        clientDataJSON: toB64u(r.clientDataJSON),
-        authenticatorData: toB64u(r.authenticatorData),
-        signature: toB64u(r.signature),
-        userHandle: r.userHandle ? toB64u(r.userHandle) : '',
-      },
-    });
+    const session = await passkeyCeremony('/api/auth/passkey/login');
     if (state.locked) await unlocked(session);
     else await signedIn(session);
   } catch (err) {
@@ -838,14 +847,14 @@ async function saveConsent(ev) {
 
 async function loadUsers() {
   try {
-    state.users = (await call('GET', '/api/admin/users')).users ?? [];
+    const answer = await call('GET', '/api/admin/users');
+    state.users = answer.users ?? [];
+    state.staffRoles = answer.staff_roles ?? [];
     renderUsers();
   } catch (err) {
     failWith(err);
   }
 }
-
-const STAFF_ROLES = ['physician', 'nurse', 'reception', 'manager', 'it-admin', 'auditor'];
 
 function renderUsers() {
   const body = $('admin-users');
@@ -864,10 +873,10 @@ function renderUsers() {
               el('td', String(u.sessions ?? 0)));
     const actions = el('td');
     // Staff move between staff roles; not the administrator's own role.
-    if (STAFF_ROLES.includes(u.role) && u.username !== state.session?.user) {
+    if (state.staffRoles.includes(u.role) && u.username !== state.session?.user) {
       const pick = el('select');
       pick.setAttribute('aria-label', t('admin.role_for', { user: u.username }));
-      for (const r of STAFF_ROLES) {
+      for (const r of state.staffRoles) {
         const o = el('option', t(`role.${r}`));
         o.value = r;
         o.selected = r === u.role;
@@ -892,16 +901,19 @@ function renderUsers() {
 }
 
 async function adminAction(user, what, body = {}) {
-  const code = $('admin-code').value.replace(/\s+/g, '');
-  if (!code) { fail(t('admin.needcode')); $('admin-code').focus(); return; }
+  const withPasskey = canPasskeyStepUp() && $('admin-use-passkey').checked;
+  let code = $('admin-code').value.replace(/\s+/g, '');
+  if (!code && !withPasskey) { fail(t('admin.needcode')); $('admin-code').focus(); return; }
   $('admin-code').value = '';
   try {
+    if (withPasskey) code = await passkeyStepUp();
     await call('POST', `/api/admin/users/${encodeURIComponent(user)}/${what}`, { body, headers: { 'X-Step-Up': code } });
     fail('');
     say(t(`admin.done.${what}`, { user, role: body.role ? t(`role.${body.role}`) : '' }));
     await loadUsers();
   } catch (err) {
     // 401 here is the step-up code, not the session (GET /api/auth/session tells).
+    if (passkeyError(err)) return;
     if (err instanceof HttpError && err.status === 401 && (await sessionAlive())) { fail(t('admin.badcode')); $('admin-code').focus(); }
     else failWith(err);
   }
@@ -923,13 +935,14 @@ async function sessionAlive() {
 // (Accept must name JSON too, as for every API route: errors are JSON), which wants a fresh code of the auditor's authenticator (X-Step-Up). The
 // file goes straight from memory to the browser's download, through a blob
 // URL revoked at once.
-async function exportAudit(ev) {
+async function exportAudit(ev, withPasskey = false) {
   ev.preventDefault();
-  const code = $('audit-export-code').value.replace(/\s+/g, '');
+  let code = $('audit-export-code').value.replace(/\s+/g, '');
   $('audit-export-code').value = '';
   if (!state.auditQuery) { fail(t('audit.need')); return; }
-  if (!code) { fail(t('audit.export.needcode')); $('audit-export-code').focus(); return; }
+  if (!code && !withPasskey) { fail(t('audit.export.needcode')); $('audit-export-code').focus(); return; }
   try {
+    if (withPasskey) code = await passkeyStepUp();
     const res = await fetch(`/api/audit/export?${state.auditQuery}`, {
       headers: { Accept: 'text/csv, application/json', 'X-Step-Up': code }, credentials: 'same-origin', cache: 'no-store', redirect: 'error',
     });
@@ -946,6 +959,7 @@ async function exportAudit(ev) {
     fail('');
     say(t('audit.export.done', { n: state.audit?.length ?? 0 }));
   } catch (err) {
+    if (passkeyError(err)) return;
     if (err instanceof HttpError && err.status === 401 && (await sessionAlive())) { fail(t('audit.export.badcode')); $('audit-export-code').focus(); }
     else failWith(err);
   }
@@ -977,14 +991,15 @@ function openBreakGlass() {
   $('bg-reason').focus();
 }
 
-async function breakGlass(ev) {
+async function breakGlass(ev, withPasskey = false) {
   ev.preventDefault();
   const id = state.patientId;
   const reason = $('bg-reason').value.trim();
-  const code = $('bg-code').value.replace(/\s+/g, '');
+  let code = $('bg-code').value.replace(/\s+/g, '');
   const wrong = (text) => { $('bg-error').textContent = text; $('bg-error').hidden = false; };
-  if (!reason || !code || !id) { wrong(t('bg.refused')); return; }
+  if (!reason || (!code && !withPasskey) || !id) { wrong(t('bg.refused')); return; }
   try {
+    if (withPasskey) code = await passkeyStepUp();
     const headers = { 'X-Step-Up': code };
     const r = await call('POST', '/api/break-glass', { body: { patient: id, reason }, headers });
     $('bg-code').value = '';
@@ -999,9 +1014,26 @@ async function breakGlass(ev) {
     $('patient-name').focus();
   } catch (err) {
     $('bg-code').value = '';
-    if (err instanceof HttpError && [400, 401, 403, 404].includes(err.status)) wrong(t('bg.refused'));
+    if (err instanceof DOMException) wrong(err.name === 'NotAllowedError' ? t('passkey.cancelled') : err.message);
+    else if (err instanceof HttpError && [400, 401, 403, 404].includes(err.status)) wrong(t('bg.refused'));
     else wrong(err instanceof HttpError ? t('error.generic', { status: err.status }) : t('error.network'));
   }
+}
+
+// ---- step-up with a passkey ---------------------------------------------------
+
+// Accounts with passkeys may answer a step-up with one instead of a TOTP
+// code (GET /api/auth/session: methods.passkeys).
+const canPasskeyStepUp = () => (state.session?.methods?.passkeys ?? 0) > 0 && !!window.PublicKeyCredential;
+
+function renderStepUp() {
+  for (const id of ['bg-passkey', 'audit-export-passkey', 'admin-passkey-box']) $(id).hidden = !canPasskeyStepUp();
+}
+
+// Runs the step-up ceremony with the user's own passkeys and returns the
+// one-time token for X-Step-Up (valid 2 minutes, used once).
+async function passkeyStepUp() {
+  return (await passkeyCeremony('/api/auth/step-up')).step_up;
 }
 
 // ---- workstation lock ------------------------------------------------------
@@ -1172,6 +1204,8 @@ function wire() {
   $('medication-form').addEventListener('submit', saveMedication);
   $('consent-form').addEventListener('submit', saveConsent);
   $('audit-export-form').addEventListener('submit', exportAudit);
+  $('audit-export-passkey').addEventListener('click', (ev) => exportAudit(ev, true));
+  $('bg-passkey').addEventListener('click', (ev) => breakGlass(ev, true));
   $('signin-cert').addEventListener('click', certificateSignIn);
   $('bg-open').addEventListener('click', openBreakGlass);
   $('bg-form').addEventListener('submit', breakGlass);

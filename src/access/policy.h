@@ -156,6 +156,11 @@ std::unique_ptr<Policy> make_role_policy();
 // HPAYMT, HOPERAT, PATRQT, PUBHLTH, HRESCH.
 bool is_known_purpose(std::string_view code);
 
+// The roles an administrator may give a staff account and move it between
+// (docs/architecture.md "Roles"); patient and service accounts are not staff.
+inline constexpr std::string_view kStaffRoles[] = {"physician", "nurse", "reception", "manager", "it-admin", "auditor"};
+bool is_staff_role(std::string_view role);
+
 // The session default purpose of use of a role when the request names none:
 // TREAT for clinical roles, reception, patients and services, HOPERAT for
 // the manager.

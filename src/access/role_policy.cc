@@ -298,6 +298,10 @@ std::string_view relationship_name(RelationshipKind k) {
 
 bool is_known_purpose(std::string_view code) { return in(code, kPurposes); }
 
+bool is_staff_role(std::string_view role) {
+  return std::find(std::begin(kStaffRoles), std::end(kStaffRoles), role) != std::end(kStaffRoles);
+}
+
 std::string_view default_purpose(std::string_view role) { return role == "manager" ? "HOPERAT" : "TREAT"; }
 
 bool is_clinical_type(std::string_view type) {

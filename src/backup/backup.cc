@@ -140,12 +140,15 @@ class ChunkOpener {
 // the index-to-table cross-check of integrity_check. Every byte was already
 // authenticated (chunk AEAD); this catches a manifest that assembles good
 // chunks into a bad file. The full vault check is `medvault check`/drill.
+// Its own read-only connection, so that it can run beside the caller's check,
+// which opens the vault (a writer) on the same file.
 Status quick_check(const fs::path& db_path) {
   sqlite3* db = nullptr;
   std::unique_ptr<sqlite3, int (*)(sqlite3*)> owner(nullptr, sqlite3_close_v2);
-  int rc = sqlite3_open_v2(db_path.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr);
+  int rc = sqlite3_open_v2(db_path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr);
   owner.reset(db);
   if (rc != SQLITE_OK) return make_error(Errc::integrity, "the restored vault.db cannot be opened");
+  sqlite3_busy_timeout(db, 10000);  // the other connection may be recovering the WAL
   std::string first;
   auto cb = [](void* out, int n, char** vals, char**) {
     auto* s = static_cast<std::string*>(out);
@@ -159,12 +162,13 @@ Status quick_check(const fs::path& db_path) {
   return ok_status();
 }
 
-Status write_all(int fd, std::string_view b, const fs::path& name) {
+Status pwrite_all(int fd, std::string_view b, uint64_t at, const fs::path& name) {
   while (!b.empty()) {
-    ssize_t n = ::write(fd, b.data(), b.size());
+    ssize_t n = ::pwrite(fd, b.data(), b.size(), static_cast<off_t>(at));
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return make_error(Errc::io, "cannot write " + name.string() + ": " + std::strerror(errno));
     b.remove_prefix(static_cast<size_t>(n));
+    at += static_cast<uint64_t>(n);
   }
   return ok_status();
 }
@@ -318,7 +322,11 @@ Result<CreateReport> create_backup(vault::Vault& vault, Target& target, const Cr
   {
     FileEntry db;
     db.name = "vault.db";
-    Chunker ch(opt.chunker, gear_key, [&](std::string_view c) -> Status {
+    // Three stages on (at least) two cores: this thread runs the store's
+    // copy and queues its bytes; the chunker's thread cuts, hashes and
+    // writes chunks (add_chunk and everything it touches is that thread's
+    // until finish() joins it); the workers compress and seal.
+    ThreadedChunker ch(opt.chunker, gear_key, [&](std::string_view c) -> Status {
       MV_TRY(add_chunk(db, c));
       if (opt.progress) opt.progress(db.size, std::max<uint64_t>(expected, db.size));
       return ok_status();
@@ -568,8 +576,8 @@ Result<Manifest> restore_backup(Target& target, const fs::path& dir, const Resto
   for (const auto& f : m.files)
     if (f.name == "master.seal") order.push_back(&f);
   // Each chunk is fetched here (a Target serves one thread), checked,
-  // decrypted and decompressed on a worker, a few at a time, and written in
-  // order to a temporary file that is synced and renamed when complete.
+  // decrypted, decompressed and written at its offset on a worker, a few at
+  // a time, into a temporary file that is synced and renamed when complete.
   const size_t window = std::max(2u, std::thread::hardware_concurrency()) + 1;
   for (const FileEntry* f : order) {
     uint64_t sum = 0;
@@ -586,19 +594,18 @@ Result<Manifest> restore_backup(Target& target, const fs::path& dir, const Resto
     const fs::path part = fs::path(p) += ".part";
     const int fd = ::open(part.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0) return make_error(Errc::io, "cannot create " + part.string() + ": " + std::strerror(errno));
-    std::deque<std::future<Result<std::string>>> inflight;
+    std::deque<std::future<Status>> inflight;
     Status failed = ok_status();
     auto complete_one = [&] {
-      Result<std::string> got = make_error(Errc::internal, "out of memory opening a chunk");
+      Status got = make_error(Errc::internal, "out of memory opening a chunk");
       try {
         got = inflight.front().get();
       } catch (const std::exception&) {  // bad_alloc in the worker
       }
       inflight.pop_front();
       if (failed.ok() && !got.ok()) failed = got.error();
-      if (failed.ok()) failed = write_all(fd, *got, part);
-      if (got.ok()) sodium_memzero(got->data(), got->size());
     };
+    uint64_t at = 0;  // the chunk's offset in the file
     for (const auto& c : f->chunks) {
       if (inflight.size() >= window) complete_one();
       if (!failed.ok()) break;
@@ -609,14 +616,18 @@ Result<Manifest> restore_backup(Target& target, const fs::path& dir, const Resto
         break;
       }
       try {
-        inflight.push_back(std::async(std::launch::async, [&opener, &c, o = std::move(obj).value()]() -> Result<std::string> {
+        inflight.push_back(std::async(std::launch::async, [&, at, o = std::move(obj).value()]() -> Status {
           if (object_hash(o) != c.hash) return make_error(Errc::integrity, "chunk " + c.id + " is damaged");
-          return opener.open(c, o);
+          MV_ASSIGN(auto plain, opener.open(c, o));
+          Status st = pwrite_all(fd, plain, at, part);
+          sodium_memzero(plain.data(), plain.size());
+          return st;
         }));
       } catch (const std::exception&) {
         failed = make_error(Errc::internal, "cannot start a restore thread");
         break;
       }
+      at += c.size;
       done += c.size;
       if (opt.progress) opt.progress(done, total);
     }
@@ -634,7 +645,29 @@ Result<Manifest> restore_backup(Target& target, const fs::path& dir, const Resto
       ::fsync(dfd);
       ::close(dfd);
     }
-    if (f->name == "vault.db") MV_TRY(quick_check(p));
+  }
+  // quick_check here, the caller's check on a second thread: both read the
+  // whole store (pages / audit log) and take about as long.
+  std::future<Status> other;
+  if (opt.check) {
+    try {
+      other = std::async(std::launch::async, opt.check, dir, std::cref(m));
+    } catch (const std::exception&) {  // no thread: one after the other
+      other = std::async(std::launch::deferred, opt.check, dir, std::cref(m));
+    }
+  }
+  Status st = quick_check(dir / "vault.db");
+  if (other.valid()) {
+    Status theirs = make_error(Errc::internal, "out of memory checking the restored vault");
+    try {
+      theirs = other.get();
+    } catch (const std::exception&) {
+    }
+    if (st.ok()) st = std::move(theirs);
+  }
+  if (!st.ok()) {
+    ::unlink((dir / "master.seal").c_str());
+    return st.error();
   }
   return m;
 }

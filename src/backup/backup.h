@@ -78,9 +78,16 @@ struct RestoreOptions {
   std::vector<std::string> shares;
   uint64_t seq = 0;  // 0: the newest
   Progress progress;
+  // The caller's own check of the restored directory and its manifest (open
+  // the vault, check its audit chain against the manifest's root), run on a
+  // second thread while SQLite's quick_check runs on this one, once every
+  // file is in place. May be empty.
+  std::function<Status(const std::filesystem::path& dir, const Manifest& manifest)> check;
 };
 // Writes the files of the manifest into `dir` (which must not exist or be
-// empty). The caller then opens the vault there and verifies it.
+// empty), then runs quick_check and options.check side by side; fails if
+// either does, and then removes master.seal again, so that a directory that
+// failed its checks is visibly incomplete (Vault::open refuses it).
 Result<Manifest> restore_backup(Target& target, const std::filesystem::path& dir, const RestoreOptions& options);
 
 struct Retention {

@@ -7,6 +7,8 @@
 #include <filesystem>
 #include <cstring>
 #include <set>
+#include <thread>
+#include <tuple>
 
 #include "common/file.h"
 #include "fhir/resource.h"
@@ -80,6 +82,57 @@ TEST(Chunker, GearKeyChangesTheBoundaries) {
   Chunker b(kSmall, k1, [&](std::string_view c) { c1 = c1 * 31 + c.size(); return ok_status(); });
   ASSERT_TRUE(a.add(data).ok() && a.finish().ok() && b.add(data).ok() && b.finish().ok());
   EXPECT_NE(c0, c1);
+}
+
+// The pipelined chunker cuts exactly where the single-threaded one does,
+// whatever the feed, block and queue sizes (a block smaller than a feed
+// piece, one feed piece spanning blocks, a queue of one).
+TEST(ThreadedChunker, SameChunksAsTheChunker) {
+  const std::string data = random_bytes((3 << 20) + 12345, 4);
+  const auto want = chunks_of(data, kSmall, 1 << 20);
+  const std::vector<std::tuple<size_t, size_t, size_t>> feeds = {  // piece, block, depth
+      {4096, 1 << 20, 4}, {777, 5000, 1}, {100000, 65536, 2}, {data.size(), 1 << 20, 4}};
+  for (auto [piece, block, depth] : feeds) {
+    std::vector<std::string> got;
+    crypto::SecretKey key;
+    const auto caller = std::this_thread::get_id();
+    bool on_caller = false;
+    ThreadedChunker ch(kSmall, key, [&](std::string_view c) {
+      on_caller |= std::this_thread::get_id() == caller;
+      got.emplace_back(c);
+      return ok_status();
+    }, block, depth);
+    for (size_t off = 0; off < data.size(); off += piece) ASSERT_TRUE(ch.add(std::string_view(data).substr(off, piece)).ok());
+    ASSERT_TRUE(ch.finish().ok());
+    EXPECT_EQ(got, want) << "piece " << piece << " block " << block << " depth " << depth;
+    EXPECT_FALSE(on_caller) << "chunks are cut on the chunker's own thread";
+  }
+  // Nothing added: one empty stream, no chunk, no thread.
+  ThreadedChunker empty(kSmall, crypto::SecretKey(), [](std::string_view) {
+    ADD_FAILURE() << "no chunk in an empty stream";
+    return ok_status();
+  });
+  EXPECT_TRUE(empty.finish().ok());
+}
+
+// An error of the middle stage stops it at once and reaches the feeder.
+TEST(ThreadedChunker, AnEmitErrorStopsTheStreamAndReachesTheFeeder) {
+  const std::string data = random_bytes(4 << 20, 5);
+  size_t emitted = 0;
+  ThreadedChunker ch(kSmall, crypto::SecretKey(), [&](std::string_view) -> Status {
+    if (++emitted == 3) return make_error(Errc::io, "disk full");
+    return ok_status();
+  }, 8192, 2);
+  Status st = ok_status();
+  size_t off = 0;
+  for (; off < data.size() && st.ok(); off += 4096) st = ch.add(std::string_view(data).substr(off, 4096));
+  if (st.ok()) st = ch.finish();
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.error().code, Errc::io);
+  EXPECT_EQ(st.error().message, "disk full");
+  EXPECT_LT(off, data.size()) << "the feeder is stopped early, not after the whole stream";
+  EXPECT_FALSE(ch.finish().ok());
+  EXPECT_EQ(emitted, 3u);
 }
 
 // ---- manifests -------------------------------------------------------------
@@ -272,6 +325,28 @@ class RecordingTarget final : public Target {
   Target& inner_;
 };
 
+// Fails every put_unsynced from the `fail_at`-th on (a full disk midway).
+class FailingTarget final : public Target {
+ public:
+  FailingTarget(Target& inner, int fail_at) : inner_(inner), fail_at_(fail_at) {}
+  std::string describe() const override { return inner_.describe(); }
+  Result<std::vector<std::string>> list(const std::string& p) override { return inner_.list(p); }
+  Status put(const std::string& n, std::string_view b) override { return inner_.put(n, b); }
+  Status put_unsynced(const std::string& n, std::string_view b) override {
+    if (++puts >= fail_at_) return make_error(Errc::io, "no space left on the test target");
+    return inner_.put_unsynced(n, b);
+  }
+  Status sync() override { return inner_.sync(); }
+  Result<std::string> get(const std::string& n, size_t m) override { return inner_.get(n, m); }
+  Result<bool> exists(const std::string& n) override { return inner_.exists(n); }
+  Status remove(const std::string& n) override { return inner_.remove(n); }
+  int puts = 0;
+
+ private:
+  Target& inner_;
+  int fail_at_;
+};
+
 // ---- a real vault: create, verify, tamper, restore -------------------------
 
 class BackupVault : public ::testing::Test {
@@ -377,6 +452,114 @@ TEST_F(BackupVault, ChunksAreDurableBeforeTheManifestNamesThem) {
   ASSERT_TRUE(v.ok()) << v.error().message;
   EXPECT_GT(v->chunks, 10u);
   EXPECT_LE(v->chunks, r->chunks);  // a chunk repeated within the run is stored once
+}
+
+// The pipelined snapshot (copy, chunking and sealing on separate threads)
+// stores the chunks the single-threaded definition gives for the same bytes
+// (docs/formats/backup.md): the page-1 head alone first, then FastCDC over
+// the rest, ids keyed by dedup sub-key 1, gear table by sub-key 2.
+TEST_F(BackupVault, PipelinedSnapshotStoresTheChunksOfItsImage) {
+  auto r = create_backup(*vault_, *target_, small());
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  RestoreOptions ro;
+  ro.shares = shares({1, 2});
+  auto m = restore_backup(*target_, dir_.path() / "restored", ro);
+  ASSERT_TRUE(m.ok()) << m.error().message;
+  const std::string image = *read_file(dir_.path() / "restored" / "vault.db", 1 << 30);
+  ASSERT_GT(image.size(), 100u);
+  size_t page = (static_cast<uint8_t>(image[16]) << 8) | static_cast<uint8_t>(image[17]);
+  if (page == 1) page = 65536;
+
+  auto keys = vault_->backup_keys();
+  ASSERT_TRUE(keys.ok());
+  crypto::SecretKey id_key, gear_key;
+  crypto_kdf_derive_from_key(id_key.data(), crypto::SecretKey::kSize, 1, "mvbkdedu", keys->dedup_key.data());
+  crypto_kdf_derive_from_key(gear_key.data(), crypto::SecretKey::kSize, 2, "mvbkdedu", keys->dedup_key.data());
+  std::vector<std::pair<std::string, uint64_t>> want;
+  auto add = [&](std::string_view c) {
+    unsigned char h[32];
+    crypto_generichash(h, sizeof h, reinterpret_cast<const unsigned char*>(c.data()), c.size(), id_key.data(),
+                       crypto::SecretKey::kSize);
+    char hex[65];
+    sodium_bin2hex(hex, sizeof hex, h, sizeof h);
+    want.emplace_back(hex, c.size());
+    return ok_status();
+  };
+  ASSERT_TRUE(add(std::string_view(image).substr(0, page)).ok());
+  Chunker ch(small().chunker, gear_key, add);
+  ASSERT_TRUE(ch.add(std::string_view(image).substr(page)).ok());
+  ASSERT_TRUE(ch.finish().ok());
+
+  std::vector<std::pair<std::string, uint64_t>> got;
+  for (const auto& f : m->files)
+    if (f.name == "vault.db")
+      for (const auto& c : f.chunks) got.emplace_back(c.id, c.size);
+  EXPECT_GT(got.size(), 10u);
+  EXPECT_EQ(got, want);
+}
+
+// A failure in the middle of the pipeline (the chunker's thread cannot
+// write a chunk) stops the backup with that error and no manifest; the next
+// run starts clean.
+TEST_F(BackupVault, AChunkWriteFailureMidwayLeavesNoManifest) {
+  FailingTarget failing(*target_, 4);
+  auto r = create_backup(*vault_, failing, small());
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, Errc::io);
+  EXPECT_NE(r.error().message.find("no space left on the test target"), std::string::npos) << r.error().message;
+  EXPECT_GE(failing.puts, 4);
+  EXPECT_TRUE(target_->list("manifests")->empty());
+  auto record = vault_->backup_record();
+  ASSERT_TRUE(record.ok());
+  EXPECT_FALSE(record->has_value()) << "the vault records no manifest";
+  auto again = create_backup(*vault_, *target_, small());
+  ASSERT_TRUE(again.ok()) << again.error().message;
+  EXPECT_EQ(again->seq, 1u);
+  VerifyOptions vo;
+  vo.shares = shares({1, 3});
+  EXPECT_TRUE(verify_backup(*target_, vo).ok());
+}
+
+// The caller's check runs beside quick_check on the complete directory
+// (master.seal in place, so the vault opens there); its failure fails the
+// restore and takes master.seal away again.
+TEST_F(BackupVault, RestoreRunsTheCallersCheckBesideQuickCheck) {
+  auto r = create_backup(*vault_, *target_, small());
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  RestoreOptions ro;
+  ro.shares = shares({1, 3});
+  uint64_t seen_seq = 0, audited = 0;
+  const auto caller = std::this_thread::get_id();
+  bool on_caller = true;
+  ro.check = [&](const fs::path& dir, const Manifest& m) -> Status {
+    on_caller = std::this_thread::get_id() == caller;
+    seen_seq = m.seq;
+    vault::Unsealer u;
+    u.shares = ro.shares;
+    MV_ASSIGN(auto v, vault::Vault::open(dir, u));
+    MV_ASSIGN(auto rep, v->audit_log()->verify());
+    audited = rep.entries;
+    return ok_status();
+  };
+  auto m = restore_backup(*target_, dir_.path() / "ok", ro);
+  ASSERT_TRUE(m.ok()) << m.error().message;
+  EXPECT_EQ(seen_seq, 1u);
+  EXPECT_FALSE(on_caller);
+  EXPECT_GE(audited, m->audit_size);
+  EXPECT_GT(m->audit_size, 400u);
+
+  ro.check = [](const fs::path& dir, const Manifest&) -> Status {
+    EXPECT_TRUE(fs::exists(dir / "master.seal"));
+    return make_error(Errc::integrity, "audit chain broken (test)");
+  };
+  const fs::path bad = dir_.path() / "bad";
+  auto failed = restore_backup(*target_, bad, ro);
+  ASSERT_FALSE(failed.ok());
+  EXPECT_EQ(failed.error().message, "audit chain broken (test)");
+  EXPECT_FALSE(fs::exists(bad / "master.seal"));
+  vault::Unsealer u;
+  u.shares = ro.shares;
+  EXPECT_EQ(vault::Vault::open(bad, u).error().code, Errc::sealed) << "an incomplete vault";
 }
 
 TEST_F(BackupVault, TamperingIsNamed) {

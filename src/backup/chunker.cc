@@ -2,6 +2,7 @@
 
 #include <sodium.h>
 
+#include <algorithm>
 #include <bit>
 #include <cstdlib>
 
@@ -77,6 +78,115 @@ Status Chunker::finish() {
   }
   buf_.clear();
   start_ = 0;
+  return ok_status();
+}
+
+// ---- ThreadedChunker ---------------------------------------------------------
+
+ThreadedChunker::ThreadedChunker(const ChunkerParams& params, const crypto::SecretKey& gear_key, Chunker::Emit emit,
+                                 size_t block, size_t depth)
+    : chunker_(params, gear_key, std::move(emit)), block_(std::max<size_t>(block, 1)), depth_(std::max<size_t>(depth, 1)) {}
+
+ThreadedChunker::~ThreadedChunker() { stop(); }
+
+void ThreadedChunker::stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void ThreadedChunker::run() {
+  std::unique_lock<std::mutex> lock(mu_);
+  for (;;) {
+    cv_.wait(lock, [&] { return stopping_ || !queue_.empty() || closed_; });
+    if (stopping_) return;
+    if (queue_.empty()) {  // closed: the stream is complete
+      lock.unlock();
+      Status st = chunker_.finish();
+      lock.lock();
+      if (!st.ok() && !error_) error_ = st.error();
+      return;
+    }
+    std::string b = std::move(queue_.front());
+    queue_.pop_front();
+    lock.unlock();
+    cv_.notify_all();  // room in the queue
+    Status st = chunker_.add(b);
+    b.clear();
+    lock.lock();
+    if (!st.ok()) {
+      error_ = st.error();
+      cv_.notify_all();
+      return;
+    }
+    spare_.push_back(std::move(b));
+  }
+}
+
+Status ThreadedChunker::hand_over() {
+  std::unique_lock<std::mutex> lock(mu_);
+  cv_.wait(lock, [&] { return error_ || queue_.size() < depth_; });
+  if (error_) return *error_;
+  queue_.push_back(std::move(fill_));
+  if (!spare_.empty()) {
+    fill_ = std::move(spare_.back());
+    spare_.pop_back();
+  } else {
+    fill_ = std::string();
+  }
+  lock.unlock();
+  cv_.notify_all();
+  return ok_status();
+}
+
+Status ThreadedChunker::add(std::string_view bytes) {
+  if (!thread_.joinable()) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (closed_ || stopping_) return make_error(Errc::internal, "chunker: add after finish");
+    }
+    try {
+      thread_ = std::thread(&ThreadedChunker::run, this);
+    } catch (const std::exception&) {  // std::system_error: no thread
+      return make_error(Errc::internal, "cannot start the chunking thread");
+    }
+  }
+  while (!bytes.empty()) {
+    if (fill_.capacity() < block_) fill_.reserve(block_);
+    const size_t n = std::min(bytes.size(), block_ - fill_.size());
+    fill_.append(bytes.data(), n);
+    bytes.remove_prefix(n);
+    if (fill_.size() == block_) MV_TRY(hand_over());
+  }
+  return ok_status();
+}
+
+Status ThreadedChunker::finish() {
+  if (!thread_.joinable()) {  // nothing was added (or finish twice): chunk inline
+    std::lock_guard<std::mutex> lock(mu_);
+    if (error_) return *error_;
+    if (closed_) return ok_status();
+    closed_ = true;
+    if (!fill_.empty()) MV_TRY(chunker_.add(fill_));
+    return chunker_.finish();
+  }
+  if (!fill_.empty()) {
+    if (auto st = hand_over(); !st.ok()) {
+      stop();
+      return st;
+    }
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    closed_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();
+  std::lock_guard<std::mutex> lock(mu_);
+  if (error_) return *error_;
   return ok_status();
 }
 

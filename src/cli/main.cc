@@ -195,7 +195,9 @@ int main(int argc, char** argv) {
   serve->add_option("--session-idle", session_idle, "end sessions unused for this long (e.g. 15m)");
   serve->add_option("--session-max", session_max, "end sessions this long after sign-in (e.g. 12h)");
   serve->add_option("--client-ca", serve_opts.client_ca, "CA certificates (PEM) of client certificates (mutual TLS)");
-  serve->add_option("--client-crl", serve_opts.client_crl, "revocation list (PEM) of that CA");
+  serve->add_option("--client-crl", serve_opts.client_crl, "revocation list (PEM) of that CA (SIGHUP re-reads CA and CRL)");
+  serve->add_option("--purge-interval", serve_opts.purge_interval_s,
+                    "seconds between deletions of dead sessions, ceremonies and step-up tokens (0: never)");
   serve->callback([&] {
     for (auto [text, out] : {std::pair{&session_idle, &serve_opts.session_idle_s}, std::pair{&session_max, &serve_opts.session_max_s}}) {
       auto ms = parse_duration_ms(*text);

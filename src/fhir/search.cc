@@ -76,7 +76,7 @@ std::vector<ParamDef> params_of(std::string_view type) {
   return out;
 }
 
-constexpr std::string_view kCommon[] = {"_id", "_lastUpdated", "_count", "_offset", "_sort", "_summary"};
+constexpr std::string_view kCommon[] = {"_id", "_lastUpdated", "_count", "_offset", "_sort", "_summary", "_total"};
 
 using Predicate = std::function<bool(const Resource&)>;
 
@@ -368,6 +368,13 @@ class Parser {
       else out_.ignored.push_back(full);
       return ok_status();
     }
+    if (name == "_total") {  // always an error when wrong: ignoring it could cost a full walk or the total
+      if (value == "none") out_.total = ParsedSearch::Total::none;
+      else if (value == "estimate") out_.total = ParsedSearch::Total::when_free;
+      else if (value == "accurate") out_.total = ParsedSearch::Total::accurate;
+      else return bad(name, "expected none, estimate or accurate");
+      return ok_status();
+    }
     if (name == "_summary") {
       if (value == "count") out_.summary_count = true;
       else if (value == "false") out_.summary_count = false;
@@ -600,7 +607,7 @@ std::string search_param_type(std::string_view type, std::string_view param) {
   if (param == "_id") return "token";
   if (param == "_lastUpdated") return "date";
   if (param == "_count" || param == "_offset") return "number";
-  if (param == "_sort" || param == "_summary") return "special";
+  if (param == "_sort" || param == "_summary" || param == "_total") return "special";
   return {};
 }
 

@@ -43,6 +43,11 @@ struct ParsedSearch {
   size_t count = kDefaultSearchCount;  // _count, capped at kMaxSearchCount
   size_t offset = 0;                   // _offset: the paging token of next/previous links
   bool summary_count = false;          // _summary=count
+  // _total (FHIR R4 Bundle.total may be omitted): `accurate` asks for an
+  // exact total, which checks every candidate; `none` for no total;
+  // absent or `estimate`: the total only when it comes free (the candidates
+  // ran out before the page was full plus one). Any other value is an error.
+  enum class Total { when_free, none, accurate } total = Total::when_free;
   // Parameters dropped in lenient mode (unknown names, unsupported _sort or
   // _summary values), for the caller to report.
   std::vector<std::string> ignored;

@@ -327,6 +327,24 @@ TEST(Search, CommonParameters) {
   EXPECT_FALSE(is_valid_id(none[0]));
 }
 
+TEST(Search, TotalModes) {
+  EXPECT_EQ(must("Patient", {}).total, ParsedSearch::Total::when_free);
+  EXPECT_EQ(must("Patient", {{"_total", "none"}}).total, ParsedSearch::Total::none);
+  EXPECT_EQ(must("Patient", {{"_total", "estimate"}}).total, ParsedSearch::Total::when_free);
+  EXPECT_EQ(must("Patient", {{"_total", "accurate"}}).total, ParsedSearch::Total::accurate);
+  // A wrong value is an error even in lenient mode: dropping it would
+  // silently change what Bundle.total means.
+  for (bool strict : {true, false})
+    for (const char* bad : {"", "ACCURATE", "exact", "accurate,none", "1"}) {
+      auto r = parse_search("Patient", {{"_total", bad}}, strict);
+      ASSERT_FALSE(r.ok()) << bad;
+      EXPECT_EQ(r.error().code, Errc::invalid);
+      EXPECT_EQ(r.error().message, "search parameter \"_total\": expected none, estimate or accurate");
+    }
+  EXPECT_THAT(fails("Patient", {{"_total:exact", "none"}}).message, HasSubstr("_total"));
+  EXPECT_EQ(search_param_type("Patient", "_total"), "special");
+}
+
 TEST(Search, LastUpdated) {
   auto s = must("Patient", {{"_lastUpdated", "ge2024-01-01"}, {"_lastUpdated", "lt2024-02"}});
   EXPECT_EQ(s.updated_from_ms, ms("2024-01-01"));
@@ -377,14 +395,15 @@ TEST(Search, ParameterLists) {
     // Every listed parameter parses in strict mode.
     for (const auto& p : ps) {
       std::string value = p == "date" || p == "_lastUpdated" ? "2020" : p == "_count" || p == "_offset" ? "1"
-                          : p == "_sort" ? "_lastUpdated" : p == "_summary" ? "count" : "x";
+                          : p == "_sort" ? "_lastUpdated" : p == "_summary" ? "count" : p == "_total" ? "accurate" : "x";
       EXPECT_TRUE(parse_search(t, {{p, value}}, true).ok()) << t << " " << p;
       EXPECT_FALSE(search_param_type(t, p).empty()) << t << " " << p;
     }
   }
   EXPECT_THAT(search_params("Immunization"), Not(Contains("subject")));
   EXPECT_THAT(search_params("Encounter"), Contains("class"));
-  EXPECT_THAT(search_params("Practitioner"), ElementsAre("_id", "_lastUpdated", "_count", "_offset", "_sort", "_summary"));
+  EXPECT_THAT(search_params("Practitioner"),
+              ElementsAre("_id", "_lastUpdated", "_count", "_offset", "_sort", "_summary", "_total"));
   EXPECT_TRUE(search_params("Basic").empty());
   EXPECT_EQ(search_param_type("Patient", "birthdate"), "date");
   EXPECT_EQ(search_param_type("Observation", "subject"), "reference");

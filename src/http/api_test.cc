@@ -321,7 +321,8 @@ TEST_F(SearchTest, ByNameWithPagingLinks) {
   EXPECT_EQ(r.route, "/fhir/{type}");
   json::value b = body(r);
   EXPECT_EQ(b.at("type"), "searchset");
-  EXPECT_EQ(b.at("total"), 2);
+  EXPECT_FALSE(b.as_object().contains("total"));  // not counted past the page without _total=accurate
+  EXPECT_FALSE(vault.repo.last_search->accurate_total);
   ASSERT_EQ(b.at("entry").as_array().size(), 1u);
   EXPECT_EQ(b.at("entry").at(0).at("search").at("mode"), "match");
   const std::string first_id(b.at("entry").at(0).at("resource").at("id").as_string());
@@ -337,6 +338,7 @@ TEST_F(SearchTest, ByNameWithPagingLinks) {
   json::value b2 = body(r2);
   ASSERT_EQ(b2.at("entry").as_array().size(), 1u);
   EXPECT_NE(b2.at("entry").at(0).at("resource").at("id").as_string(), first_id);
+  EXPECT_EQ(b2.at("total"), 2);  // the matches ended within this page: exact for free
   EXPECT_EQ(link(b2, "next"), "");
   EXPECT_NE(link(b2, "previous"), "");
 }
@@ -348,12 +350,12 @@ TEST_F(SearchTest, PagingLinksKeepEncodedCharacters) {
   EXPECT_EQ(b.at("total"), 0);
   r = call("GET", "/fhir/Patient?birthdate=ge1970-01-01T00:00:00%2B01:00&_count=1");
   b = body(r);
-  EXPECT_EQ(b.at("total"), 3);
+  EXPECT_FALSE(b.as_object().contains("total"));
   const std::string next = link(b, "next");
   EXPECT_NE(next.find("birthdate=ge1970-01-01T00:00:00%2B01:00"), std::string::npos) << next;
   Response r2 = call("GET", target_of(next));
   ASSERT_EQ(r2.status, 200);
-  EXPECT_EQ(body(r2).at("total"), 3);
+  EXPECT_EQ(body(r2).at("entry").as_array().size(), 1u);
   EXPECT_NE(link(body(r2), "next").find("_offset=2"), std::string::npos);
 }
 
@@ -376,6 +378,44 @@ TEST_F(SearchTest, SummaryCountSortIdAndDates) {
   EXPECT_EQ(b.at("total"), 1);
   EXPECT_EQ(call("GET", "/fhir/Patient?birthdate=yesterday").status, 400);
   EXPECT_EQ(call("GET", "/fhir/Patients?name=x").status, 404);
+}
+
+TEST_F(SearchTest, TotalModes) {
+  // accurate: the exact total with a partial page and its next link.
+  json::value b = body(call("GET", "/fhir/Patient?family=durand&_count=1&_total=accurate"));
+  EXPECT_EQ(b.at("total"), 2);
+  EXPECT_EQ(b.at("entry").as_array().size(), 1u);
+  EXPECT_TRUE(vault.repo.last_search->accurate_total);
+  const std::string next = link(b, "next");
+  EXPECT_NE(next.find("_total=accurate"), std::string::npos) << next;  // the next page counts too
+  EXPECT_EQ(body(call("GET", target_of(next))).at("total"), 2);
+  // none: no total even when it is known, paging unchanged.
+  b = body(call("GET", "/fhir/Patient?family=durand&_total=none"));
+  EXPECT_FALSE(b.as_object().contains("total"));
+  EXPECT_EQ(b.at("entry").as_array().size(), 2u);
+  EXPECT_FALSE(vault.repo.last_search->accurate_total);
+  b = body(call("GET", "/fhir/Patient?_count=2&_total=none"));
+  EXPECT_FALSE(b.as_object().contains("total"));
+  EXPECT_NE(link(b, "next"), "");
+  // estimate: as the default (a total only when it comes free).
+  b = body(call("GET", "/fhir/Patient?_count=2&_total=estimate"));
+  EXPECT_FALSE(b.as_object().contains("total"));
+  EXPECT_FALSE(vault.repo.last_search->accurate_total);
+  EXPECT_EQ(body(call("GET", "/fhir/Patient?_count=3&_total=estimate")).at("total"), 3);
+  // _summary=count is a total whatever _total says.
+  EXPECT_EQ(body(call("GET", "/fhir/Patient?_summary=count&_total=none")).at("total"), 3);
+  // A bad value is a 400 OperationOutcome naming the parameter, strict or not.
+  for (const char* p : {"", "handling=strict"}) {
+    prefer = p;
+    for (const char* v : {"exact", "", "Accurate"}) {
+      Response r = call("GET", std::string("/fhir/Patient?family=durand&_total=") + v);
+      EXPECT_EQ(r.status, 400) << v;
+      json::value oo = body(r);
+      EXPECT_EQ(oo.at("resourceType"), "OperationOutcome");
+      EXPECT_EQ(oo.at("issue").at(0).at("diagnostics"),
+                "search parameter \"_total\": expected none, estimate or accurate");
+    }
+  }
 }
 
 TEST_F(SearchTest, UnknownParametersStrictAndLenient) {

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <boost/json.hpp>
 
+#include "access/policy.h"
 #include "auth/webauthn.h"
 #include <charconv>
 
@@ -308,7 +309,9 @@ Response handle_account_api(vault::Vault& vault, const vault::RequestContext& ct
                      {"created", format_instant(u.created_ms)},
                      {"mfa", {{"password", u.has_password}, {"totp", u.has_totp}, {"passkeys", u.passkeys},
                               {"certificates", u.certificates}}}});
-      return json_response(200, bj::object{{"users", std::move(a)}});
+      bj::array roles;
+      for (auto r : access::kStaffRoles) roles.emplace_back(r);
+      return json_response(200, bj::object{{"users", std::move(a)}, {"staff_roles", std::move(roles)}});
     }
     if (seg.size() != 5 || (seg[4] != "revoke" && seg[4] != "disable" && seg[4] != "enable" && seg[4] != "role"))
       return failure(make_error(Errc::not_found, "no such endpoint"), req);
@@ -318,16 +321,10 @@ Response handle_account_api(vault::Vault& vault, const vault::RequestContext& ct
       const auto* r = body->if_contains("role");
       if (!r || !r->is_string()) return failure(make_error(Errc::invalid, "body must be {\"role\": \"...\"}"), req);
       role = std::string(r->as_string());
-      // What can be refused without the vault is refused before the step-up,
-      // so that no code is spent on it (the vault checks again).
-      static constexpr std::string_view kStaff[] = {"physician", "nurse", "reception", "manager", "it-admin", "auditor"};
-      if (std::find(std::begin(kStaff), std::end(kStaff), role) == std::end(kStaff))
-        return failure(make_error(Errc::invalid, "unknown staff role \"" + role +
-                                                     "\": physician, nurse, reception, manager, it-admin or auditor"),
-                       req);
-      if (seg[3] == ctx.subject.user)
-        return failure(make_error(Errc::conflict, "administrators do not change their own role: ask another administrator"),
-                       req);
+      // What is refused whoever asks is refused before the step-up, so that
+      // no code is spent on it: the vault's own answer, nothing written.
+      if (!access::is_staff_role(role) || seg[3] == ctx.subject.user)
+        return failure(vault.accounts().set_role(ctx, seg[3], role).error(), req);
     }
     if (auto st = sessions->step_up(ctx, req.step_up); !st.ok()) return failure(st.error(), req);
     Status st = seg[4] == "revoke" ? vault.accounts().revoke_all(ctx, seg[3])
@@ -371,7 +368,7 @@ Response handle_account_api(vault::Vault& vault, const vault::RequestContext& ct
     if (auto st = sessions->end(ctx, seg[3]); !st.ok()) return failure(st.error(), req);
     return no_content();
   }
-  if (req.method != "POST" && seg.size() >= 4 && (seg[2] == "totp" || seg[2] == "passkey"))
+  if (req.method != "POST" && seg.size() >= 4 && (seg[2] == "totp" || seg[2] == "passkey" || seg[2] == "step-up"))
     return method_not_allowed(req, "POST");
   if (is(seg, {"api", "auth", "totp", "enrol"})) {
     auto e = sessions->totp_enrol(ctx);
@@ -386,6 +383,14 @@ Response handle_account_api(vault::Vault& vault, const vault::RequestContext& ct
     bj::array a;
     for (auto& c : *codes) a.emplace_back(c);
     return json_response(200, bj::object{{"recovery_codes", std::move(a)}});
+  }
+  if (is(seg, {"api", "auth", "step-up", "begin"})) return ceremony_json(sessions->step_up_begin(ctx), req);
+  if (is(seg, {"api", "auth", "step-up", "finish"})) {
+    auto a = assertion_of(*body);
+    if (!a) return failure(a.error(), req);
+    auto t = sessions->step_up_finish(ctx, *a);
+    if (!t) return failure(t.error(), req);
+    return json_response(200, bj::object{{"step_up", t->token}, {"expires", format_instant(t->expires_ms)}});
   }
   if (is(seg, {"api", "auth", "passkey", "register", "begin"}))
     return ceremony_json(sessions->passkey_register_begin(ctx), req);

@@ -38,7 +38,7 @@ std::string build() {
                               "search-type"});
     json::array params;
     for (const auto& name : fhir::search_params(type)) {
-      // _count, _offset, _sort, _summary are result parameters, listed below.
+      // _count, _offset, _sort, _summary, _total are result parameters, listed below.
       if (name.starts_with("_") && name != "_id" && name != "_lastUpdated") continue;
       params.push_back(json::object{{"name", name}, {"type", fhir::search_param_type(type, name)}});
     }
@@ -53,7 +53,9 @@ std::string build() {
   rest["mode"] = "server";
   rest["documentation"] =
       "Search result parameters: _count (max 1000), _offset (paging), _sort=_lastUpdated or -_lastUpdated, "
-      "_summary=count. Prefer: handling=strict|lenient (default lenient). History: _count, _since. "
+      "_summary=count, _total=none|estimate|accurate (Bundle.total is given when asked with accurate, or when "
+      "the results ended within the page; estimate is treated as the default). "
+      "Prefer: handling=strict|lenient (default lenient). History: _count, _since. "
       "Transactions are atomic; urn:uuid: references are resolved; conditional operations are not supported.";
   rest["security"] = json::object{
       {"cors", false},

@@ -127,8 +127,11 @@ class FakeRepository final : public vault::Repository {
     std::sort(hits.begin(), hits.end(), [&](auto* a, auto* b) {
       return q.newest_first ? a->last_updated_ms > b->last_updated_ms : a->id < b->id;
     });
+    // As the repository: the total is known when asked for (or count 0) or
+    // when the matches end within the page plus one.
     vault::SearchResult res;
-    res.total = hits.size();
+    res.more = hits.size() > q.offset + q.count;
+    if (q.accurate_total || q.count == 0 || !res.more) res.total = hits.size();
     for (size_t i = q.offset; i < hits.size() && i < q.offset + q.count; ++i) res.page.push_back(*hits[i]);
     return res;
   }

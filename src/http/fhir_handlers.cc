@@ -284,19 +284,25 @@ Response search(const FhirCall& call) {
   q.newest_first = parsed->newest_first;
   q.offset = parsed->offset;
   q.count = parsed->summary_count ? 0 : parsed->count;
+  q.accurate_total = parsed->total == fhir::ParsedSearch::Total::accurate;
   auto res = call.repo.search(call.ctx, q);
   if (!res) return fail(call, res.error());
+  // Bundle.total only when exact: asked for (_total=accurate, _summary=count,
+  // _count=0) or known because the candidates ran out; never with
+  // _total=none, unless the count is all the search asks for.
+  std::optional<size_t> total = res->total;
+  if (parsed->total == fhir::ParsedSearch::Total::none && q.count > 0) total.reset();
 
   const auto& ignored = parsed->ignored;
   std::vector<std::pair<std::string, std::string>> links;
   links.emplace_back("self", paging_url(call, params, ignored, q.offset ? std::optional<size_t>(q.offset) : std::nullopt));
   if (q.count > 0) {
     links.emplace_back("first", paging_url(call, params, ignored, std::nullopt));
-    if (q.offset + q.count < res->total) links.emplace_back("next", paging_url(call, params, ignored, q.offset + q.count));
+    if (res->more) links.emplace_back("next", paging_url(call, params, ignored, q.offset + q.count));
     if (q.offset > 0)
       links.emplace_back("previous", paging_url(call, params, ignored, q.offset > q.count ? q.offset - q.count : 0));
   }
-  BundleWriter w(call.ctx.request_id, "searchset", res->total, links);
+  BundleWriter w(call.ctx.request_id, "searchset", total, links);
   const json::object match{{"search", json::object{{"mode", "match"}}}};
   for (const auto& s : res->page) w.add(call.base + "/" + ref(s.type, s.id), s.json, match);
   if (!ignored.empty()) {

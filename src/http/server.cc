@@ -13,6 +13,7 @@
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
@@ -25,6 +26,7 @@
 #include <charconv>
 #include <chrono>
 #include <csignal>
+#include <mutex>
 #include <random>
 #include <thread>
 #include <vector>
@@ -54,6 +56,19 @@ struct Shared {
   std::atomic<size_t> connections{0};
   audit::Log* audit = nullptr;         // reads' entries are appended here, asynchronously
   std::atomic<size_t> held_answers{0};  // answers waiting for their audit entries
+
+  // Client-certificate trust (mutual TLS), replaced whole on SIGHUP; each
+  // connection takes the current one before its handshake.
+  std::shared_ptr<const ClientTrust> client_trust() const {
+    std::lock_guard lock(trust_mu);
+    return trust;
+  }
+  void set_client_trust(std::shared_ptr<const ClientTrust> t) {
+    std::lock_guard lock(trust_mu);
+    trust = std::move(t);
+  }
+  mutable std::mutex trust_mu;
+  std::shared_ptr<const ClientTrust> trust;  // guarded by trust_mu
 };
 
 // 128-bit request id, hex. Not a secret: unique enough to correlate logs.
@@ -94,6 +109,7 @@ class Session : public std::enable_shared_from_this<Session> {
       address_ = ep.address().to_string();
       loopback_ = is_loopback(address_);
     }
+    if (auto trust = sh_.client_trust()) trusted_ = apply_client_trust(stream_.native_handle(), *trust).ok();
   }
   ~Session() {
     sh_.connections.fetch_sub(1);
@@ -106,6 +122,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
  private:
   void on_run() {
+    if (!trusted_) return;  // the client trust could not be installed: close
     beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(sh_.opts.header_timeout_s));
     stream_.async_handshake(ssl::stream_base::server,
                             beast::bind_front_handler(&Session::on_handshake, shared_from_this()));
@@ -302,6 +319,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::string address_ = "unknown";
   std::string client_cert_;  // verified client certificate's SHA-256, if any
   bool loopback_ = false;
+  bool trusted_ = true;  // false: the client trust could not be installed
   bool first_ = true;
   Clock::time_point start_ = Clock::now();
   static constexpr int kLingerSeconds = 5;
@@ -406,9 +424,11 @@ Status serve(vault::Vault& vault, const ServeOptions& opts, std::function<void(u
     if (shared.opts.cert.empty()) shared.opts.cert = vault.dir() / "tls" / "cert.pem";
     if (shared.opts.key.empty()) shared.opts.key = vault.dir() / "tls" / "key.pem";
     MV_TRY(configure_server_tls(shared.tls.native_handle(), shared.opts.cert, shared.opts.key));
-    if (!opts.client_ca.empty())
+    if (!opts.client_ca.empty()) {
       MV_TRY(configure_client_verification(shared.tls.native_handle(), opts.client_ca, opts.client_crl));
-    else if (!opts.client_crl.empty())
+      MV_ASSIGN(auto trust, load_client_trust(opts.client_ca, opts.client_crl));
+      shared.set_client_trust(std::move(trust));
+    } else if (!opts.client_crl.empty())
       return make_error(Errc::invalid, "a client CRL needs the client CA (--client-ca)");
 
     // Reads do not block on their audit entries (they wait off-thread, see
@@ -455,6 +475,51 @@ Status serve(vault::Vault& vault, const ServeOptions& opts, std::function<void(u
       listener->stop();
       ioc.stop();
     });
+
+    // SIGHUP re-reads the client CA and CRL files (a new CRL after a card is
+    // revoked); new connections use them, running ones keep theirs. A file
+    // that does not load leaves the current trust in place.
+    net::signal_set hup(ioc, SIGHUP);
+    std::function<void()> on_hup = [&] {
+      hup.async_wait([&](const boost::system::error_code& sec, int) {
+        if (sec) return;
+        if (!opts.client_ca.empty()) {
+          auto trust = load_client_trust(opts.client_ca, opts.client_crl);
+          if (trust) {
+            shared.set_client_trust(std::move(trust).value());
+            log::event(log::Level::info, {{"event", "client-trust-reloaded"}});
+          } else {
+            log::event(log::Level::error, {{"event", "client-trust-reload-failed"},
+                                           {"error", std::string(error_info(trust.error().code).name)},
+                                           {"detail", "kept the previous client CA and CRL: " + trust.error().message}});
+          }
+        }
+        on_hup();
+      });
+    };
+    on_hup();
+
+    // Housekeeping: dead sessions, ceremonies, step-up tokens and old
+    // guessing counters are deleted every purge_interval_s.
+    net::steady_timer purge_timer(ioc);
+    std::function<void()> schedule_purge = [&] {
+      if (opts.purge_interval_s <= 0) return;
+      purge_timer.expires_after(std::chrono::seconds(opts.purge_interval_s));
+      purge_timer.async_wait([&](const boost::system::error_code& tec) {
+        if (tec) return;
+        if (auto* sessions = vault.sessions()) {
+          auto n = sessions->purge();
+          if (!n) {
+            log::event(log::Level::warn, {{"event", "purge-failed"}, {"error", std::string(error_info(n.error().code).name)}});
+          } else if (n->sessions + n->ceremonies + n->step_up_tokens + n->counters > 0) {
+            log::event(log::Level::info, {{"event", "purged"}, {"sessions", n->sessions}, {"ceremonies", n->ceremonies},
+                                          {"step_up_tokens", n->step_up_tokens}, {"counters", n->counters}});
+          }
+        }
+        schedule_purge();
+      });
+    };
+    schedule_purge();
 
     log::raw(R"({"event":"listening","port":)" + std::to_string(port) + "}");
     if (on_listening) on_listening(port);

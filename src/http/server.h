@@ -35,10 +35,14 @@ struct ServeOptions {
   // Mutual TLS: client certificates are requested (optional) and verified
   // against these CA certificates (PEM) and, if given, this CRL (PEM);
   // a revoked or unverifiable certificate fails the handshake.
+  // SIGHUP re-reads both files (a bad new file keeps the previous ones).
   std::filesystem::path client_ca, client_crl;
+  // Dead sessions, ceremonies, step-up tokens and old guessing counters
+  // are deleted this often (Sessions::purge); 0: never.
+  int purge_interval_s = 600;
 };
 
-// Serves until SIGINT or SIGTERM, then stops accepting, closes connections
+// Serves until SIGINT or SIGTERM (SIGHUP reloads the client CA and CRL), then stops accepting, closes connections
 // and returns. Once listening, logs {"event":"listening","port":N} as one
 // line on stderr and calls on_listening(port) (from the calling thread).
 // Errc::invalid for a bad listen address, Errc::io if it cannot bind,

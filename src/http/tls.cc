@@ -6,6 +6,7 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/rand.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
@@ -79,24 +80,62 @@ Status configure_server_tls(SSL_CTX* ctx, const std::filesystem::path& cert_chai
   return ok_status();
 }
 
-Status configure_client_verification(SSL_CTX* ctx, const std::filesystem::path& ca,
-                                     const std::filesystem::path& crl) {
+class ClientTrust {
+ public:
+  X509_STORE* store = nullptr;
+  STACK_OF(X509_NAME)* names = nullptr;
+  // A TLS session made under another trust is not resumed under this one
+  // (its certificate was verified against the old CRL).
+  unsigned char session_context[16] = {};
+  ~ClientTrust() {
+    X509_STORE_free(store);
+    sk_X509_NAME_pop_free(names, X509_NAME_free);
+  }
+};
+
+Result<std::shared_ptr<const ClientTrust>> load_client_trust(const std::filesystem::path& ca,
+                                                             const std::filesystem::path& crl) {
   std::error_code ec;
   if (!std::filesystem::is_regular_file(ca, ec))
     return make_error(Errc::io, "cannot read the client CA file " + ca.string());
-  if (SSL_CTX_load_verify_locations(ctx, ca.c_str(), nullptr) != 1)
+  if (!crl.empty() && !std::filesystem::is_regular_file(crl, ec))
+    return make_error(Errc::io, "cannot read the client CRL file " + crl.string());
+  std::unique_ptr<ClientTrust> t(new ClientTrust);
+  if (RAND_bytes(t->session_context, sizeof t->session_context) != 1)
+    return make_error(Errc::internal, "no randomness for the TLS session context");
+  t->store = X509_STORE_new();
+  if (!t->store) return make_error(Errc::internal, "cannot create a certificate store");
+  if (X509_STORE_load_file(t->store, ca.c_str()) != 1)
     return make_error(Errc::invalid, "unusable client CA file " + ca.string() + ": " + openssl_reason());
   // The CA names sent in the CertificateRequest, so clients pick the right card.
-  if (STACK_OF(X509_NAME)* names = SSL_load_client_CA_file(ca.c_str())) SSL_CTX_set_client_CA_list(ctx, names);
+  t->names = SSL_load_client_CA_file(ca.c_str());
+  if (!t->names) return make_error(Errc::invalid, "no CA certificate in " + ca.string() + ": " + openssl_reason());
   if (!crl.empty()) {
-    if (!std::filesystem::is_regular_file(crl, ec))
-      return make_error(Errc::io, "cannot read the client CRL file " + crl.string());
-    X509_STORE* store = SSL_CTX_get_cert_store(ctx);
-    X509_LOOKUP* lookup = X509_STORE_add_lookup(store, X509_LOOKUP_file());
+    X509_LOOKUP* lookup = X509_STORE_add_lookup(t->store, X509_LOOKUP_file());
     if (!lookup || X509_load_crl_file(lookup, crl.c_str(), X509_FILETYPE_PEM) < 1)
       return make_error(Errc::invalid, "unusable client CRL file " + crl.string() + ": " + openssl_reason());
-    X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK);
+    X509_STORE_set_flags(t->store, X509_V_FLAG_CRL_CHECK);
   }
+  return std::shared_ptr<const ClientTrust>(std::move(t));
+}
+
+Status apply_client_trust(SSL* ssl, const ClientTrust& trust) {
+  STACK_OF(X509_NAME)* names = sk_X509_NAME_deep_copy(trust.names, X509_NAME_dup, X509_NAME_free);
+  if (!names || SSL_set1_verify_cert_store(ssl, trust.store) != 1 ||
+      SSL_set_session_id_context(ssl, trust.session_context, sizeof trust.session_context) != 1) {
+    sk_X509_NAME_pop_free(names, X509_NAME_free);
+    return make_error(Errc::internal, "cannot install the client certificate trust");
+  }
+  SSL_set_client_CA_list(ssl, names);  // takes ownership
+  return ok_status();
+}
+
+Status configure_client_verification(SSL_CTX* ctx, const std::filesystem::path& ca,
+                                     const std::filesystem::path& crl) {
+  MV_ASSIGN(auto trust, load_client_trust(ca, crl));
+  SSL_CTX_set1_cert_store(ctx, trust->store);
+  if (STACK_OF(X509_NAME)* names = sk_X509_NAME_deep_copy(trust->names, X509_NAME_dup, X509_NAME_free))
+    SSL_CTX_set_client_CA_list(ctx, names);
   // Optional at the TLS level: requests without a certificate go on with
   // other credentials; a certificate that does not verify ends the handshake.
   SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);

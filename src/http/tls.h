@@ -5,6 +5,7 @@
 #include <openssl/types.h>
 
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -36,6 +37,22 @@ Status configure_server_tls(SSL_CTX* ctx, const std::filesystem::path& cert_chai
 // handshake. Errc::io / Errc::invalid for unreadable or unusable files.
 Status configure_client_verification(SSL_CTX* ctx, const std::filesystem::path& ca,
                                      const std::filesystem::path& crl);
+
+// The trust of client certificates as loaded from the CA and CRL files at
+// one moment: immutable once built, so running handshakes keep the one they
+// started with while a reload (SIGHUP) builds the next.
+class ClientTrust;
+
+// Builds a verification store from the CA certificates in `ca` (PEM) and,
+// unless `crl` is empty, the CRL in `crl` (PEM) with CRL checking on, plus
+// the CA names sent in the CertificateRequest. Errc::io / Errc::invalid for
+// unreadable or unusable files.
+Result<std::shared_ptr<const ClientTrust>> load_client_trust(const std::filesystem::path& ca,
+                                                             const std::filesystem::path& crl);
+
+// Makes a new connection (before its handshake) verify client certificates
+// against `trust` instead of the context's store. Errc::internal on failure.
+Status apply_client_trust(SSL* ssl, const ClientTrust& trust);
 
 // Lower-case hex SHA-256 of the DER certificate the peer presented and the
 // handshake verified, or "" when there is none.

@@ -142,5 +142,49 @@ TEST(ServerTls, MissingOrMismatchedFilesAreErrors) {
   SSL_CTX_free(ctx);
 }
 
+TEST(ClientTrust, LoadsOrSaysWhyAndInstallsPerConnection) {
+  TempDir a;
+  ASSERT_TRUE(create_self_signed(a.path()).ok());
+  const fs::path ca = a.path() / "cert.pem";
+  auto trust = load_client_trust(ca, "");
+  ASSERT_TRUE(trust.ok()) << trust.error().message;
+
+  auto missing = load_client_trust(a.path() / "nope.pem", "");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().code, Errc::io);
+  auto no_crl = load_client_trust(ca, a.path() / "nope.crl");
+  ASSERT_FALSE(no_crl.ok());
+  EXPECT_EQ(no_crl.error().code, Errc::io);
+  const fs::path bad = a.path() / "bad.crl";
+  {
+    FILE* f = std::fopen(bad.c_str(), "w");
+    ASSERT_NE(f, nullptr);
+    std::fputs("-----BEGIN X509 CRL-----\nnot a CRL\n-----END X509 CRL-----\n", f);
+    std::fclose(f);
+  }
+  auto garbage = load_client_trust(ca, bad);
+  ASSERT_FALSE(garbage.ok());
+  EXPECT_EQ(garbage.error().code, Errc::invalid);
+  auto not_ca = load_client_trust(a.path() / "key.pem", "");
+  ASSERT_FALSE(not_ca.ok());
+  EXPECT_EQ(not_ca.error().code, Errc::invalid);
+
+  // Two connections may hold two generations of trust at once.
+  auto second = load_client_trust(ca, "");
+  ASSERT_TRUE(second.ok());
+  SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
+  SSL* s1 = SSL_new(ctx);
+  SSL* s2 = SSL_new(ctx);
+  ASSERT_TRUE(apply_client_trust(s1, **trust).ok());
+  ASSERT_TRUE(apply_client_trust(s2, **second).ok());
+  trust->reset();  // the connection keeps its own reference to the store
+  ASSERT_NE(SSL_get_client_CA_list(s1), nullptr);
+  EXPECT_EQ(sk_X509_NAME_num(SSL_get_client_CA_list(s1)), 1);
+  EXPECT_EQ(sk_X509_NAME_num(SSL_get_client_CA_list(s2)), 1);
+  SSL_free(s1);
+  SSL_free(s2);
+  SSL_CTX_free(ctx);
+}
+
 }  // namespace
 }  // namespace medvault::http

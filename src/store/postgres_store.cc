@@ -520,6 +520,15 @@ class PgTransaction final : public Transaction {
     return affected(r.get()) > 0;
   }
 
+  Status put_facts_summary(const std::string& patient, const std::string& sealed) override {
+    Params p;
+    p.bytes(patient).bytes(sealed);
+    MV_TRY(run("INSERT INTO facts_summary(patient,sealed) VALUES($1,$2) "
+               "ON CONFLICT(patient) DO UPDATE SET sealed=excluded.sealed",
+               p, "put facts summary"));
+    return ok_status();
+  }
+
   Status put_audit_checkpoint(const AuditCheckpointRow& c) override {
     Params p;
     p.u64(c.size).i64(c.time_ms).bytes(c.note).bytes(c.frontier);
@@ -564,6 +573,15 @@ class PgTransaction final : public Transaction {
     MV_ASSIGN(auto r, run("UPDATE token SET revoked=true WHERE NOT revoked AND "
                           "((length($2)>0 AND token_id=$2) OR (length($2)=0 AND username=$1))",
                           p, "revoke tokens"));
+    return affected(r.get());
+  }
+
+  Result<uint64_t> purge_sessions(int64_t now_ms, int64_t idle_before_ms) override {
+    Params p;
+    p.i64(now_ms).i64(idle_before_ms);
+    MV_ASSIGN(auto r, run("DELETE FROM token WHERE (kind='session'::bytea OR kind LIKE 'session-%'::bytea) AND "
+                          "(revoked OR expires<=$1 OR last_used<=$2)",
+                          p, "purge sessions"));
     return affected(r.get());
   }
 
@@ -830,6 +848,13 @@ class PostgresStore final : public Store {
     Params p;
     p.bytes(key);
     return query_one<std::string>("SELECT value FROM meta WHERE key=$1", p, "meta",
+                                  [](Row r) { return r.str(0); });
+  }
+
+  Result<std::optional<std::string>> facts_summary(const std::string& patient) override {
+    Params p;
+    p.bytes(patient);
+    return query_one<std::string>("SELECT sealed FROM facts_summary WHERE patient=$1", p, "facts summary",
                                   [](Row r) { return r.str(0); });
   }
 

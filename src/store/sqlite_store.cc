@@ -606,6 +606,16 @@ class SqliteTransaction final : public Transaction {
     return sqlite3_changes(c_.db()) > 0;
   }
 
+  Status put_facts_summary(const std::string& patient, const std::string& sealed) override {
+    MV_ASSIGN(sqlite3_stmt * st,
+              c_.stmt("INSERT OR REPLACE INTO facts_summary(patient,sealed) VALUES(?1,?2)"));
+    Reset r{st};
+    bind_text(st, 1, patient);
+    bind_blob(st, 2, sealed);
+    if (sqlite3_step(st) != SQLITE_DONE) return db_error(c_.db(), "put facts summary");
+    return ok_status();
+  }
+
   Status put_audit_checkpoint(const AuditCheckpointRow& c) override {
     MV_ASSIGN(sqlite3_stmt * st,
               c_.stmt("INSERT OR IGNORE INTO audit_checkpoint(size,time,note,frontier) "
@@ -658,6 +668,17 @@ class SqliteTransaction final : public Transaction {
     bind_text(st, 1, username);
     bind_text(st, 2, token_id);
     if (sqlite3_step(st) != SQLITE_DONE) return db_error(c_.db(), "revoke tokens");
+    return static_cast<uint64_t>(sqlite3_changes(c_.db()));
+  }
+
+  Result<uint64_t> purge_sessions(int64_t now_ms, int64_t idle_before_ms) override {
+    MV_ASSIGN(sqlite3_stmt * st,
+              c_.stmt("DELETE FROM token WHERE (kind='session' OR kind LIKE 'session-%') AND "
+                      "(revoked<>0 OR expires<=?1 OR last_used<=?2)"));
+    Reset r{st};
+    sqlite3_bind_int64(st, 1, now_ms);
+    sqlite3_bind_int64(st, 2, idle_before_ms);
+    if (sqlite3_step(st) != SQLITE_DONE) return db_error(c_.db(), "purge sessions");
     return static_cast<uint64_t>(sqlite3_changes(c_.db()));
   }
 
@@ -1026,6 +1047,17 @@ class SqliteStore final : public Store {
     if (rc == SQLITE_ROW) return std::optional<std::string>(col_text(st, 0));
     if (rc == SQLITE_DONE) return std::optional<std::string>();
     return db_error(c->db(), "meta");
+  }
+
+  Result<std::optional<std::string>> facts_summary(const std::string& patient) override {
+    MV_ASSIGN(auto c, reader());
+    MV_ASSIGN(sqlite3_stmt * st, c->stmt("SELECT sealed FROM facts_summary WHERE patient=?1"));
+    Reset r{st};
+    bind_text(st, 1, patient);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) return std::optional<std::string>(col_blob(st, 0));
+    if (rc == SQLITE_DONE) return std::optional<std::string>();
+    return db_error(c->db(), "facts summary");
   }
 
   Result<std::optional<AccountRow>> account(const std::string& username) override {

@@ -146,6 +146,9 @@ class Transaction {
   // this is a test-and-delete: single-use values (sign-in ceremonies) are
   // consumed by exactly one transaction.
   virtual Result<bool> delete_meta(const std::string& key) = 0;
+  // Inserts or replaces the sealed policy-facts summary of a patient
+  // (vault/access_facts.h; an opaque cache the vault checks before use).
+  virtual Status put_facts_summary(const std::string& patient, const std::string& sealed) = 0;
   // Stores a checkpoint; a row of the same size already stored is kept (the
   // first checkpoint of a size is evidence, never overwritten).
   virtual Status put_audit_checkpoint(const AuditCheckpointRow& row) = 0;
@@ -155,6 +158,11 @@ class Transaction {
   // token_id is empty. Returns how many were revoked.
   virtual Result<uint64_t> revoke_tokens(const std::string& username,
                                          const std::string& token_id) = 0;
+  // Deletes the session rows (kind "session" or "session-...") that can
+  // never be used again: revoked, expired (expires_ms <= now_ms) or idle
+  // (last_used_ms <= idle_before_ms). API tokens stay (administrators list
+  // and revoke them). Returns how many rows were deleted.
+  virtual Result<uint64_t> purge_sessions(int64_t now_ms, int64_t idle_before_ms) = 0;
 
   // Makes every change durable (fsync). The writer lock is held until the
   // Transaction is destroyed, so the caller can finish bookkeeping that must
@@ -209,6 +217,9 @@ class Store {
   virtual Result<std::optional<AuditCheckpointRow>> last_audit_checkpoint() = 0;
 
   virtual Result<std::optional<std::string>> meta(const std::string& key) = 0;
+  // The sealed policy-facts summary of a patient, if one was stored. Not
+  // copied by copy_all: a cache, rebuilt on demand.
+  virtual Result<std::optional<std::string>> facts_summary(const std::string& patient) = 0;
   virtual Result<std::optional<AccountRow>> account(const std::string& username) = 0;
   virtual Result<std::vector<AccountRow>> accounts() = 0;
   virtual Result<std::optional<TokenRow>> token(const std::string& hash) = 0;

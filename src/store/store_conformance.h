@@ -144,6 +144,42 @@ TEST_P(StoreConformance, DeleteMetaConsumesOnce) {
   EXPECT_FALSE(m->has_value());
 }
 
+// The per-patient facts summary: binary-safe, replaced in place, one per
+// patient, and rolled back with its transaction.
+TEST_P(StoreConformance, FactsSummaryReplacesPerPatient) {
+  const std::string blob("\x00\xff sealed\x00", 10);
+  {
+    auto txn = store_->begin();
+    ASSERT_TRUE(txn.ok());
+    ASSERT_TRUE((*txn)->put_facts_summary("p-1", blob).ok());
+    ASSERT_TRUE((*txn)->put_facts_summary("p-2", "two").ok());
+    ASSERT_TRUE((*txn)->commit().ok());
+  }
+  auto one = store_->facts_summary("p-1");
+  ASSERT_TRUE(one.ok() && one->has_value());
+  EXPECT_EQ(**one, blob);
+  {
+    auto txn = store_->begin();
+    ASSERT_TRUE(txn.ok());
+    ASSERT_TRUE((*txn)->put_facts_summary("p-1", "newer").ok());
+    ASSERT_TRUE((*txn)->commit().ok());
+  }
+  {
+    auto txn = store_->begin();  // rolled back: not committed
+    ASSERT_TRUE(txn.ok());
+    ASSERT_TRUE((*txn)->put_facts_summary("p-2", "lost").ok());
+  }
+  one = store_->facts_summary("p-1");
+  ASSERT_TRUE(one.ok() && one->has_value());
+  EXPECT_EQ(**one, "newer");
+  auto two = store_->facts_summary("p-2");
+  ASSERT_TRUE(two.ok() && two->has_value());
+  EXPECT_EQ(**two, "two");
+  auto none = store_->facts_summary("p-3");
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->has_value());
+}
+
 TEST_P(StoreConformance, TransactionSeesItsOwnWrites) {
   auto txn = store_->begin();
   ASSERT_TRUE(txn.ok());
@@ -523,6 +559,39 @@ TEST_P(StoreConformance, AccountsAndTokens) {
   t = store_->token(std::string(32, 'b'));
   ASSERT_TRUE(t.ok() && t->has_value());
   EXPECT_TRUE((*t)->revoked);
+}
+
+TEST_P(StoreConformance, PurgeSessionsDeletesOnlyDeadSessions) {
+  auto h = [](char c) { return std::string(32, c); };
+  {
+    auto txn = store_->begin();
+    ASSERT_TRUE(txn.ok());
+    // now = 1000, idle cut-off = 500.
+    ASSERT_TRUE((*txn)->put_token({h('a'), "live", "alice", "session", 1, 2000, 900, false}).ok());
+    ASSERT_TRUE((*txn)->put_token({h('b'), "ended", "alice", "session", 1, 2000, 900, true}).ok());
+    ASSERT_TRUE((*txn)->put_token({h('c'), "expired", "alice", "session-cert", 1, 1000, 900, false}).ok());
+    ASSERT_TRUE((*txn)->put_token({h('d'), "idle", "alice", "session", 1, 2000, 500, false}).ok());
+    ASSERT_TRUE((*txn)->put_token({h('e'), "livecert", "alice", "session-cert", 1, 2000, 501, false}).ok());
+    ASSERT_TRUE((*txn)->put_token({h('f'), "api", "alice", "api", 1, 10, 0, true}).ok());
+    ASSERT_TRUE((*txn)->put_token({h('g'), "sessionish", "alice", "sessions", 1, 10, 0, true}).ok());
+    ASSERT_TRUE((*txn)->commit().ok());
+  }
+  auto txn = store_->begin();
+  ASSERT_TRUE(txn.ok());
+  auto n = (*txn)->purge_sessions(1000, 500);
+  ASSERT_TRUE(n.ok()) << n.error().message;
+  EXPECT_EQ(*n, 3u);
+  ASSERT_TRUE((*txn)->commit().ok());
+  for (char gone : {'b', 'c', 'd'}) {
+    auto t = store_->token(h(gone));
+    ASSERT_TRUE(t.ok());
+    EXPECT_FALSE(t->has_value()) << gone;
+  }
+  for (char kept : {'a', 'e', 'f', 'g'}) {
+    auto t = store_->token(h(kept));
+    ASSERT_TRUE(t.ok());
+    EXPECT_TRUE(t->has_value()) << kept;
+  }
 }
 
 TEST_P(StoreConformance, ConcurrentReadersAndOneWriter) {

@@ -4,8 +4,11 @@
 #include <sodium.h>
 
 #include <boost/json.hpp>
+#include <algorithm>
+#include <chrono>
 
 #include "access/facts.h"
+#include "access/facts_codec.h"
 #include "auth/totp.h"
 #include "crypto/aead.h"
 #include "fhir/json.h"
@@ -17,17 +20,32 @@ namespace {
 
 namespace bj = boost::json;
 
-// The key sealing step-up secrets: derived from the session key (itself a
-// master-key derivative), so it exists only while the vault is unsealed.
-crypto::SecretKey step_up_key(const Core& c) {
+// A key derived from the session key (itself a master-key derivative) for
+// one 8-character context: it exists only while the vault is unsealed and
+// changes with the master key.
+crypto::SecretKey session_subkey(const Core& c, const char (&context)[9]) {
   uint8_t k[crypto::SecretKey::kSize];
-  crypto_kdf_derive_from_key(k, sizeof k, 1, "mvstepup", c.session_key.data());
+  crypto_kdf_derive_from_key(k, sizeof k, 1, context, c.session_key.data());
   auto key = crypto::SecretKey::from_bytes(k);
   sodium_memzero(k, sizeof k);
   return key;
 }
 
+// The key sealing step-up secrets.
+crypto::SecretKey step_up_key(const Core& c) { return session_subkey(c, "mvstepup"); }
+
 std::string step_up_ad(const std::string& user) { return "medvault step-up totp v1\n" + user; }
+
+// The key sealing facts summaries.
+crypto::SecretKey facts_key(const Core& c) { return session_subkey(c, "mvfacts1"); }
+
+// Associated data of a summary: a row copied under another patient's key
+// fails authentication.
+std::string facts_ad(const std::string& patient) { return "medvault facts summary v1\n" + patient; }
+
+// Summary plaintext: version byte 1, relationships byte (0/1), the 32-byte
+// BLAKE2b of the fact sources, then access::facts_to_json.
+constexpr size_t kSummaryHeader = 2 + crypto_generichash_BYTES;
 
 Status put_meta(Core& c, audit::Entry e, const std::string& key, const std::string& value) {
   MV_ASSIGN(auto txn, c.store->begin());
@@ -56,7 +74,107 @@ std::string fact_sources(const std::vector<store::VersionRow>& rows) {
   return out;
 }
 
+std::string sources_hash(const std::string& sources) {
+  std::string h(crypto_generichash_BYTES, '\0');
+  crypto_generichash(reinterpret_cast<uint8_t*>(h.data()), h.size(),
+                     reinterpret_cast<const uint8_t*>(sources.data()), sources.size(), nullptr, 0);
+  return h;
+}
+
 }  // namespace
+
+AccessFacts::~AccessFacts() {
+  {
+    std::lock_guard lock(wmu_);
+    stop_ = true;
+  }
+  wcv_.notify_all();
+  if (writer_.joinable()) writer_.join();
+}
+
+std::optional<AccessFacts::Summary> AccessFacts::stored_summary(const std::string& patient_id,
+                                                                 const std::string& hash, bool relationships) {
+  auto row = c_.store->facts_summary(patient_id);
+  if (!row.ok() || !row->has_value()) return std::nullopt;
+  auto plain = crypto::open(facts_key(c_), facts_ad(patient_id), **row);
+  if (!plain.ok() || plain->size() < kSummaryHeader || (*plain)[0] != 1) return std::nullopt;
+  const auto flag = static_cast<uint8_t>((*plain)[1]);
+  const bool rel = flag == 1;
+  if (flag > 1 || (relationships && !rel)) return std::nullopt;
+  if (plain->compare(2, hash.size(), hash) != 0) return std::nullopt;  // stale
+  auto f = access::facts_from_json(std::string_view(*plain).substr(kSummaryHeader), patient_id);
+  if (!f) return std::nullopt;
+  return Summary{std::make_shared<const access::PatientFacts>(std::move(*f)), hash, rel};
+}
+
+Status AccessFacts::write_summaries(const std::map<std::string, Summary>& batch) {
+  if (batch.empty()) return ok_status();
+  const auto key = facts_key(c_);
+  MV_ASSIGN(auto txn, c_.store->begin());
+  for (const auto& [patient, s] : batch) {
+    std::string plain;
+    plain += '\x01';
+    plain += s.relationships ? '\x01' : '\x00';
+    plain += s.sources_hash;
+    plain += access::facts_to_json(*s.facts);
+    MV_TRY(txn->put_facts_summary(patient, crypto::seal(key, facts_ad(patient), plain)));
+  }
+  return txn->commit();
+}
+
+void AccessFacts::enqueue_summary(const std::string& patient_id, Summary s) {
+  {
+    std::lock_guard lock(wmu_);
+    if (stop_) return;
+    if (queue_.size() >= kMaxQueuedSummaries) queue_.clear();  // the writer cannot keep up: drop
+    queue_[patient_id] = std::move(s);
+    if (!writer_.joinable()) writer_ = std::thread([this] { writer_loop(); });
+  }
+  wcv_.notify_all();
+}
+
+void AccessFacts::writer_loop() {
+  std::unique_lock lock(wmu_);
+  for (;;) {
+    wcv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
+    if (queue_.empty()) return;  // stopping, nothing left
+    // Let a burst of cold reads gather into one transaction.
+    if (!stop_ && queue_.size() < kSummaryBatch)
+      wcv_.wait_for(lock, std::chrono::milliseconds(50), [&] { return stop_ || queue_.size() >= kSummaryBatch; });
+    std::map<std::string, Summary> batch;
+    while (!queue_.empty() && batch.size() < kSummaryBatch) batch.insert(queue_.extract(queue_.begin()));
+    writing_ = true;
+    lock.unlock();
+    (void)write_summaries(batch);  // a cache: failing to store one is not an error
+    lock.lock();
+    writing_ = false;
+    wcv_.notify_all();
+  }
+}
+
+void AccessFacts::flush_summaries() {
+  std::unique_lock lock(wmu_);
+  wcv_.notify_all();
+  wcv_.wait(lock, [&] { return (queue_.empty() && !writing_) || !writer_.joinable(); });
+}
+
+Status AccessFacts::build_summaries(const std::vector<std::string>& patient_ids) {
+  std::map<std::string, Summary> batch;
+  for (const auto& id : patient_ids) {
+    MV_ASSIGN(auto rows, c_.store->compartment(id));
+    const std::string sources = fact_sources(rows);
+    if (sources.empty()) continue;  // nothing to open: facts are free
+    std::string hash = sources_hash(sources);
+    if (stored_summary(id, hash, true)) continue;  // already fresh
+    MV_ASSIGN(auto f, load(id, rows, true));
+    batch[id] = Summary{std::move(f), std::move(hash), true};
+    if (batch.size() >= kSummaryBatch) {
+      MV_TRY(write_summaries(batch));
+      batch.clear();
+    }
+  }
+  return write_summaries(batch);
+}
 
 Result<std::shared_ptr<const access::PatientFacts>> AccessFacts::patient(const std::string& patient_id,
                                                                          bool relationships) {
@@ -78,10 +196,24 @@ Result<std::shared_ptr<const access::PatientFacts>> AccessFacts::patient(const s
   MV_ASSIGN(auto rows, c_.store->compartment(patient_id));
   std::string sources = fact_sources(rows);
   std::shared_ptr<const access::PatientFacts> f;
+  // Resources load() would open: without any, computing is free and a
+  // summary would only add a read.
+  const auto to_open = std::count_if(rows.begin(), rows.end(), [&](const store::VersionRow& r) {
+    return is_fact_source(r) && (relationships || r.type == "Consent");
+  });
   if (old && sources == old_sources) {
     f = std::move(old);  // nothing they depend on changed: still true
-  } else {
+  } else if (to_open == 0) {
     MV_ASSIGN(f, load(patient_id, rows, relationships));
+  } else {
+    std::string hash = sources_hash(sources);
+    if (auto s = stored_summary(patient_id, hash, relationships)) {
+      f = std::move(s->facts);
+      relationships = s->relationships;  // may be fuller than asked for
+    } else {
+      MV_ASSIGN(f, load(patient_id, rows, relationships));
+      enqueue_summary(patient_id, Summary{f, std::move(hash), relationships});
+    }
   }
   std::lock_guard lock(mu_);
   if (facts_.size() > 100'000) facts_.clear();  // bound memory; facts reload on demand
@@ -161,6 +293,8 @@ Status step_up_ok(Core& c, const RequestContext& ctx, std::string_view code) {
   const std::string& user = ctx.subject.user;
   const Error refused = make_error(Errc::unauthenticated, "step-up authentication failed");
   if (code.empty()) return refused;
+  // A passkey step-up token (Sessions::step_up_finish) is checked and consumed there.
+  if (code.starts_with(kStepUpTokenPrefix)) return c.sessions ? c.sessions->step_up(ctx, code) : Status(refused);
   MV_ASSIGN(auto value, c.store->meta("step-up/" + user));
   // Without a step-up authenticator of its own, the account's sign-in TOTP serves.
   if (!value) return c.sessions ? c.sessions->step_up(ctx, code) : Status(refused);

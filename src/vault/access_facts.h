@@ -5,19 +5,34 @@
 // Caching: a patient's facts are cached and dropped when this process writes
 // a relationship-bearing resource or a Consent of that patient; entries also
 // expire after kFactsTtlMs so that writes made by another node (PostgreSQL)
-// are seen within that time. Grants live in the store's meta table
+// are seen within that time.
+//
+// Sealed summaries: facts computed from the stored resources are also kept in
+// the store (table facts_summary, one row per patient; docs/architecture.md
+// "Policy facts"), sealed under a master-key derivative with the patient id
+// as associated data, with a hash of the fact sources they were made from.
+// A patient not in memory costs the compartment index query plus one
+// decryption when the summary's hash matches the current sources; otherwise
+// the facts are computed from the resources as before and a new summary is
+// queued. Summaries are written off the request thread by a writer thread
+// (kSummaryBatch per transaction; the queue is dropped past
+// kMaxQueuedSummaries) and a failure to read, open or write one is never an
+// error: the facts are then computed from the resources. Grants live in the store's meta table
 // ("break-glass/<user>/<patient>": {"until": ms, "entry": "..."}), so every
 // node sees them; they are looked up only when a decision could use one.
 //
 // Thread safety: all methods may be called concurrently.
 #pragma once
 
+#include <condition_variable>
 #include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "access/policy.h"
 #include "common/result.h"
@@ -28,12 +43,18 @@ namespace medvault::vault {
 struct Core;
 
 inline constexpr int64_t kFactsTtlMs = 5'000;
+inline constexpr size_t kSummaryBatch = 256;
+inline constexpr size_t kMaxQueuedSummaries = 8'192;
 
 class AccessFacts {
  public:
   // `open` decrypts a stored version to its JSON text.
   using Opener = std::function<Result<std::string>(const store::VersionRow&)>;
   AccessFacts(Core& core, Opener open) : c_(core), open_(std::move(open)) {}
+  // Writes the summaries still queued (best effort), then stops the writer.
+  ~AccessFacts();
+  AccessFacts(const AccessFacts&) = delete;
+  AccessFacts& operator=(const AccessFacts&) = delete;
 
   // With `relationships` false the facts may hold the consents only (cheap
   // when cold: relationship resources are not decrypted); see
@@ -41,6 +62,14 @@ class AccessFacts {
   Result<std::shared_ptr<const access::PatientFacts>> patient(const std::string& patient_id,
                                                                bool relationships = true);
   Result<std::optional<access::BreakGlassGrant>> grant(const std::string& user, const std::string& patient_id);
+
+  // Computes and stores the summary (with relationships) of every patient
+  // listed that has no fresh one, kSummaryBatch patients per write
+  // transaction, on the calling thread (after an import, so that a new vault
+  // is warm). Errors are the store's.
+  Status build_summaries(const std::vector<std::string>& patient_ids);
+  // Blocks until every summary queued so far is written (or dropped).
+  void flush_summaries();
 
   void invalidate(const std::string& patient_id);
   void clear();
@@ -69,11 +98,32 @@ class AccessFacts {
                                                             const std::vector<store::VersionRow>& rows,
                                                             bool relationships);
 
+  // A summary waiting to be sealed and written.
+  struct Summary {
+    std::shared_ptr<const access::PatientFacts> facts;
+    std::string sources_hash;  // BLAKE2b-256 of fact_sources()
+    bool relationships = true;
+  };
+  // The stored summary of `patient_id` if it opens, matches `sources_hash`
+  // and holds relationships when `relationships` is asked for.
+  std::optional<Summary> stored_summary(const std::string& patient_id, const std::string& sources_hash,
+                                        bool relationships);
+  Status write_summaries(const std::map<std::string, Summary>& batch);
+  void enqueue_summary(const std::string& patient_id, Summary s);
+  void writer_loop();
+
   Core& c_;
   Opener open_;
   std::mutex mu_;
   std::map<std::string, Cached> facts_;       // GUARDED_BY(mu_)
   std::map<std::string, CachedGrant> grants_;  // GUARDED_BY(mu_)
+
+  std::mutex wmu_;
+  std::condition_variable wcv_;
+  std::map<std::string, Summary> queue_;  // GUARDED_BY(wmu_), by patient id
+  bool writing_ = false;                  // GUARDED_BY(wmu_)
+  bool stop_ = false;                     // GUARDED_BY(wmu_)
+  std::thread writer_;                    // started on the first summary queued
 };
 
 // Step-up authentication for break-the-glass (the hook the auth module will

@@ -102,10 +102,7 @@ class AccountsImpl final : public Accounts {
   }
 
   Status set_role(const RequestContext& ctx, const std::string& username, const std::string& role) override {
-    static constexpr std::array<std::string_view, 6> kStaff = {"physician", "nurse",    "reception",
-                                                               "manager",   "it-admin", "auditor"};
-    const auto staff = [&](std::string_view r) { return std::find(kStaff.begin(), kStaff.end(), r) != kStaff.end(); };
-    if (!staff(role))
+    if (!access::is_staff_role(role))
       return make_error(Errc::invalid, "unknown staff role \"" + role +
                                            "\": physician, nurse, reception, manager, it-admin or auditor");
     MV_TRY(require_admin(ctx));
@@ -113,7 +110,7 @@ class AccountsImpl final : public Accounts {
       return make_error(Errc::conflict, "administrators do not change their own role: ask another administrator");
     MV_ASSIGN(auto row, c_.store->account(username));
     if (!row) return make_error(Errc::not_found, "no user " + username);
-    if (!staff(row->role)) return make_error(Errc::conflict, username + " is a " + row->role + " account, not staff");
+    if (!access::is_staff_role(row->role)) return make_error(Errc::conflict, username + " is a " + row->role + " account, not staff");
     if (row->role == role) return ok_status();
     auto a = info_of(*row);
     a.role = role;

@@ -1,6 +1,7 @@
 // The repository facade: policy, then audit, then crypto, for every access.
 #include <sodium.h>
 
+#include <cstdint>
 #include <cstdlib>
 #include <map>
 #include <set>
@@ -223,11 +224,19 @@ class RepositoryImpl final : public Repository {
     }
     MV_ASSIGN(auto rows, c_.store->scan(f));
 
-    // Policy filter first, so totals and pages never count hidden resources:
-    // the coarse decision per row, then every candidate is decrypted for its
-    // security labels (and the residual filter) before it is counted.
+    // Candidates are walked in the scan's order and checked one by one (the
+    // coarse decision, then decryption for the residual filter and the
+    // security labels), so only matches the caller may see are counted: the
+    // offset, the page, `more` and `total` never reveal a hidden resource.
+    // Unless every candidate must be counted, the walk stops at the first
+    // permitted match after the page (issue 8: a name prefix has hundreds of
+    // candidates, each a decryption and a patient's policy facts).
+    const bool count_all = q.accurate_total || q.count == 0;
+    const size_t page_end = q.count > SIZE_MAX - q.offset ? SIZE_MAX : q.offset + q.count;
     SearchResult res;
-    std::vector<std::pair<StoredResource, std::string>> matches;  // with compartment
+    size_t matched = 0;
+    bool exhausted = true;
+    std::set<std::string> patients;
     for (auto& row : rows) {
       MV_ASSIGN(auto d, decide(ctx, Action::search, {row.type, row.id, row.compartment, nullptr}));
       if (!d.permit) continue;
@@ -239,25 +248,30 @@ class RepositoryImpl final : public Repository {
         if (!parsed.ok()) return make_error(Errc::integrity, ref(row.type, row.id) + ": stored JSON does not parse");
         if (!q.residual(*parsed)) continue;
       }
-      if (sr.json.find("\"security\"") != std::string::npos) {
+      const bool on_page = matched >= q.offset && matched < page_end;
+      if (on_page) {
+        MV_ASSIGN(bool shown, admit(ctx, Action::search, sr, row.compartment));  // labels, redaction
+        if (!shown) continue;
+      } else if (sr.json.find("\"security\"") != std::string::npos) {
         MV_ASSIGN(bool shown, admit_labels(ctx, Action::search, sr, row.compartment));
         if (!shown) continue;
       }
       e.flagged = e.flagged || d.flagged;
-      matches.emplace_back(std::move(sr), row.compartment);
+      if (matched++ >= page_end) {
+        res.more = true;
+        if (!count_all) {
+          exhausted = false;
+          break;
+        }
+      }
+      if (on_page) {
+        res.page.push_back(std::move(sr));
+        if (!row.compartment.empty()) patients.insert(row.compartment);
+      }
     }
-    res.total = matches.size();
-
-    std::set<std::string> patients;
-    const size_t end = std::min(res.total, q.offset + q.count);
-    for (size_t i = q.offset; i < end; ++i) {
-      auto& [sr, compartment] = matches[i];
-      MV_ASSIGN(bool shown, admit(ctx, Action::search, sr, compartment));  // redaction
-      (void)shown;  // labels already checked above
-      res.page.push_back(std::move(sr));
-      if (!compartment.empty()) patients.insert(compartment);
-    }
-    e.detail = "total=" + std::to_string(res.total);
+    if (exhausted) res.total = matched;
+    // An early stop knows a lower bound only.
+    e.detail = (exhausted ? "total=" : "total>=") + std::to_string(matched);
     MV_TRY(record_for_patients(ctx, std::move(e), patients));
     return res;
   }
@@ -332,6 +346,12 @@ class RepositoryImpl final : public Repository {
     MV_TRY(commit(*txn, staging, std::move(entries)));
     facts_.clear();  // an import may bring relationships and consents of any patient
     return stats;
+  }
+
+  Status warm_access_facts(const RequestContext& ctx, const std::vector<std::string>& patient_ids) override {
+    auto probe = c_.entry(ctx, "import");
+    MV_TRY(authorize(ctx, Action::import, {"", "", "", nullptr}, probe));
+    return facts_.build_summaries(patient_ids);
   }
 
   Status export_all(const RequestContext& ctx,

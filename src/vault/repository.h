@@ -66,12 +66,21 @@ struct SearchRequest {
   // have no index). Must be pure and thread-safe.
   std::function<bool(const fhir::Resource&)> residual;
   bool newest_first = false;  // _sort=-_lastUpdated; else ordered by id
-  size_t offset = 0;
-  size_t count = 20;          // 0: total only (_summary=count)
+  size_t offset = 0;          // permitted matches skipped before the page
+  size_t count = 20;          // 0: total only (_summary=count); implies accurate_total
+  // FHIR _total=accurate: check every candidate so that SearchResult::total
+  // is exact. Otherwise candidates are decrypted and decided lazily and the
+  // walk stops at the first permitted match after the page.
+  bool accurate_total = false;
 };
 
 struct SearchResult {
-  size_t total = 0;  // matches the caller may see
+  // The number of matches the caller may see; set only when every candidate
+  // was checked (accurate_total, count 0, or the candidates ran out before
+  // the page and one more match were found). Hidden resources are never
+  // counted, here or in `more` and the page offsets.
+  std::optional<size_t> total;
+  bool more = false;  // a permitted match follows the page (a `next` link)
   std::vector<StoredResource> page;
 };
 
@@ -134,6 +143,13 @@ class Repository {
   // to its current version creates no new version.
   virtual Result<ImportStats> import_batch(const RequestContext& ctx,
                                            std::vector<fhir::Resource> batch) = 0;
+  // After an import: builds the sealed policy-facts summaries of these
+  // patients (vault/access_facts.h), so their first access decrypts one row.
+  // Needs the import permission; patient data is not disclosed, so no audit
+  // entry. Patients without relationship or consent resources get none.
+  virtual Status warm_access_facts(const RequestContext& /*ctx*/, const std::vector<std::string>& /*patient_ids*/) {
+    return ok_status();
+  }
 
   // Every current resource, in (type, id) order, decrypted; one audit entry
   // for the export as a whole, written before the first resource is handed

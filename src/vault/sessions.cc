@@ -24,6 +24,8 @@ namespace wa = auth::webauthn;
 
 constexpr std::string_view kSessionPrefix = "mvs_";
 constexpr int64_t kCeremonyMs = 5 * 60 * 1000;
+constexpr int64_t kStepUpTokenMs = 2 * 60 * 1000;
+constexpr std::string_view kStepUpTokenKey = "step-up-token/";  // + hex of the token's keyed hash
 constexpr int64_t kCounterForgetMs = 12 * 60 * 60 * 1000;
 constexpr int64_t kMaxWaitMs = 15 * 60 * 1000;
 constexpr int kMaxPasskeys = 20;
@@ -224,15 +226,8 @@ class SessionsImpl final : public Sessions {
       if (!a.user_handle.empty() && wa::base64url_encode(a.user_handle) != str(d, "user_handle"))
         return fail(Errc::unauthenticated, "user handle does not match the credential");
       auto& entry = d["passkeys"].as_array()[index].as_object();
-      auto cred = credential_of(entry);
-      if (!cred) return fail(Errc::unauthenticated, "stored credential unreadable");
-      auto r = wa::verify_assertion(rp(), *ceremony, *cred, a.client_data_json, a.authenticator_data, a.signature);
-      if (!r) return fail(r.error().code, r.error().message);
-      if (r->backup_eligible != cred->backup_eligible) return fail(Errc::unauthenticated, "backup eligibility changed");
+      if (auto ok = accept_assertion(entry, *ceremony, a, now); !ok.ok()) return fail(ok.error().code, ok.error().message);
       if (auto why = unusable(*row)) return fail(Errc::unauthenticated, *why);
-      entry["count"] = static_cast<int64_t>(r->sign_count);
-      entry["bs"] = r->backed_up;
-      entry["last_used"] = now;
       MV_TRY(txn.put_account({row->username, row->role, bj::serialize(d), row->created_ms}));
       MV_ASSIGN(out, new_session(txn, *row, d, now));
       log.push_back(login_entry(info_of(*row), attempt.address, "0",
@@ -503,8 +498,71 @@ class SessionsImpl final : public Sessions {
     return id;
   }
 
+  Result<Ceremony> step_up_begin(const RequestContext& ctx) override {
+    MV_ASSIGN(auto row, c_.store->account(ctx.subject.user));
+    if (!row) return make_error(Errc::not_found, "no account");
+    bj::array allow;
+    for (const auto& k : arr(data_object(row->data), "passkeys"))
+      if (k.is_object()) allow.push_back({{"type", "public-key"}, {"id", str(k.as_object(), "id")}});
+    if (allow.empty()) return make_error(Errc::invalid, "this account has no passkey: use a TOTP code");
+    bj::object pk;
+    pk["challenge"] = wa::new_challenge();
+    pk["rpId"] = settings_.rp_id;
+    pk["timeout"] = 120000;
+    pk["userVerification"] = "required";
+    pk["allowCredentials"] = std::move(allow);
+    return begin_ceremony("step-up", ctx.subject.user, std::move(pk), c_.clock->now_ms());
+  }
+
+  Result<StepUpToken> step_up_finish(const RequestContext& ctx, const PasskeyAssertion& a) override {
+    const std::string& user = ctx.subject.user;
+    const int64_t now = c_.clock->now_ms();
+    StepUpToken out;
+    std::string reason;
+    MV_TRY(write([&](store::Transaction& txn, std::vector<audit::Entry>& log) -> Status {
+      auto e = c_.entry(ctx, "step-up");
+      auto fail = [&](std::string why) -> Status {
+        reason = std::move(why);
+        e.outcome = "4";
+        e.detail = "passkey: " + reason;
+        log.push_back(std::move(e));
+        return ok_status();  // commit the consumed ceremony and the audit entry
+      };
+      auto challenge = take_ceremony(txn, a.ceremony, "step-up", user, now);
+      if (!challenge) return fail(challenge.error().message);
+      MV_ASSIGN(auto row, c_.store->account(user));
+      if (!row) return fail("account removed");
+      bj::object d = data_object(row->data);
+      const std::string id = wa::base64url_encode(a.credential_id);
+      auto* keys = d.if_contains("passkeys");
+      bj::object* entry = nullptr;
+      if (keys && keys->is_array())
+        for (auto& k : keys->as_array())
+          if (k.is_object() && str(k.as_object(), "id") == id) entry = &k.as_object();
+      // Another user's passkey, even a valid one, does not step this user up.
+      if (!entry) return fail("not a passkey of this account");
+      if (!a.user_handle.empty() && wa::base64url_encode(a.user_handle) != str(d, "user_handle"))
+        return fail("user handle does not match the account");
+      if (auto ok = accept_assertion(*entry, *challenge, a, now); !ok.ok()) return fail(ok.error().message);
+      const std::string label = str(*entry, "label");
+      MV_TRY(txn.put_account({row->username, row->role, bj::serialize(d), row->created_ms}));
+      out.token = std::string(kStepUpTokenPrefix) + random_b64url(32);
+      out.expires_ms = now + kStepUpTokenMs;
+      bj::object stored;
+      stored["user"] = user;
+      stored["expires"] = out.expires_ms;
+      MV_TRY(txn.put_meta(step_up_key(out.token), bj::serialize(stored)));
+      e.detail = "passkey " + label + ": one-time token issued";
+      log.push_back(std::move(e));
+      return ok_status();
+    }));
+    if (!reason.empty()) return make_error(Errc::unauthenticated, "step-up authentication failed");
+    return out;
+  }
+
   Status step_up(const RequestContext& ctx, std::string_view code) override {
     const Error refused = make_error(Errc::unauthenticated, "step-up authentication failed");
+    if (code.starts_with(kStepUpTokenPrefix)) return step_up_token(ctx, code);
     if (code.size() != 6) return refused;
     bool ok = false;
     MV_TRY(update_account(ctx, "step-up", "", [&](bj::object& d) -> Status {
@@ -520,6 +578,43 @@ class SessionsImpl final : public Sessions {
       return ok_status();
     }));
     return ok ? ok_status() : Status(refused);
+  }
+
+  Result<PurgeCounts> purge() override {
+    const int64_t now = c_.clock->now_ms();
+    PurgeCounts n;
+    const int64_t idle_before = now - settings_.idle_ms;
+    // Looked for first, so that a purge with nothing to do writes nothing.
+    MV_ASSIGN(auto tokens, c_.store->tokens());
+    const bool dead_sessions = std::any_of(tokens.begin(), tokens.end(), [&](const store::TokenRow& t) {
+      return t.kind.starts_with("session") && (t.revoked || t.expires_ms <= now || t.last_used_ms <= idle_before);
+    });
+    // The count a dead meta pair adds to, or null while it may still serve.
+    auto dead_in = [&](const std::string& k, const std::string& v) -> uint64_t* {
+      if (k.starts_with("ceremony/")) return num(data_object(v), "expires") <= now ? &n.ceremonies : nullptr;
+      if (k.starts_with(kStepUpTokenKey)) return num(data_object(v), "expires") <= now ? &n.step_up_tokens : nullptr;
+      if (k.starts_with("throttle/")) return now - num(data_object(v), "last") > kCounterForgetMs ? &n.counters : nullptr;
+      return nullptr;
+    };
+    MV_ASSIGN(auto metas, c_.store->metas());
+    std::vector<std::string> dead;
+    for (const auto& [k, v] : metas)
+      if (dead_in(k, v)) dead.push_back(k);
+    if (!dead_sessions && dead.empty()) return n;
+    MV_TRY(write([&](store::Transaction& txn, std::vector<audit::Entry>&) -> Status {
+      MV_ASSIGN(n.sessions, txn.purge_sessions(now, idle_before));
+      for (const auto& key : dead) {
+        // Read again under the writer lock: a counter may have counted a
+        // failure since.
+        MV_ASSIGN(auto value, c_.store->meta(key));
+        uint64_t* counted = value ? dead_in(key, *value) : nullptr;
+        if (!counted) continue;
+        MV_ASSIGN(auto existed, txn.delete_meta(key));
+        *counted += existed ? 1 : 0;
+      }
+      return ok_status();
+    }));
+    return n;
   }
 
   // ---------------------------------------------------------- administration
@@ -571,6 +666,51 @@ class SessionsImpl final : public Sessions {
   }
 
   wa::RelyingParty rp() const { return {settings_.rp_id, settings_.origin}; }
+
+  // Checks an assertion against one stored passkey (signature, challenge,
+  // origin, UV, counter, backup eligibility) and, if it holds, records the
+  // new counter, backup state and last use in `entry`.
+  Status accept_assertion(bj::object& entry, const std::string& challenge, const PasskeyAssertion& a, int64_t now) {
+    auto cred = credential_of(entry);
+    if (!cred) return make_error(Errc::unauthenticated, "stored credential unreadable");
+    auto r = wa::verify_assertion(rp(), challenge, *cred, a.client_data_json, a.authenticator_data, a.signature);
+    if (!r) return r.error();
+    if (r->backup_eligible != cred->backup_eligible) return make_error(Errc::unauthenticated, "backup eligibility changed");
+    entry["count"] = static_cast<int64_t>(r->sign_count);
+    entry["bs"] = r->backed_up;
+    entry["last_used"] = now;
+    return ok_status();
+  }
+
+  std::string step_up_key(std::string_view token) const {
+    return std::string(kStepUpTokenKey) + hex(c_.hash_token(token));
+  }
+
+  // A step-up token: deleted by the transaction that reads it (the
+  // store's test-and-delete under the writer lock), whoever presents it.
+  Status step_up_token(const RequestContext& ctx, std::string_view token) {
+    const Error refused = make_error(Errc::unauthenticated, "step-up authentication failed");
+    std::string reason;
+    MV_TRY(write([&](store::Transaction& txn, std::vector<audit::Entry>& log) -> Status {
+      if (token.size() != kStepUpTokenPrefix.size() + 43) {
+        reason = "malformed step-up token";
+      } else {
+        const std::string key = step_up_key(token);
+        MV_ASSIGN(auto value, c_.store->meta(key));
+        MV_ASSIGN(auto existed, txn.delete_meta(key));
+        const bj::object o = value ? data_object(*value) : bj::object();
+        if (!value || !existed) reason = "unknown or used step-up token";
+        else if (str(o, "user") != ctx.subject.user) reason = "step-up token of another user";
+        else if (num(o, "expires") <= c_.clock->now_ms()) reason = "expired step-up token";
+      }
+      auto e = c_.entry(ctx, "step-up");
+      e.outcome = reason.empty() ? "0" : "4";
+      e.detail = reason.empty() ? "passkey token used" : "passkey token: " + reason;
+      log.push_back(std::move(e));
+      return ok_status();
+    }));
+    return reason.empty() ? ok_status() : Status(refused);
+  }
 
   template <typename Fn>
   Status write(Fn&& fn) {

@@ -63,6 +63,19 @@ struct PasskeyAttestation {
   std::string ceremony, client_data_json, attestation_object, label;
 };
 
+// A one-time step-up token (passkey step-up): sent as X-Step-Up instead of
+// a TOTP code, accepted once by Sessions::step_up.
+inline constexpr std::string_view kStepUpTokenPrefix = "mvu_";
+struct StepUpToken {
+  std::string token;       // kStepUpTokenPrefix + 256 random bits, base64url
+  int64_t expires_ms = 0;
+};
+
+// What Sessions::purge deleted.
+struct PurgeCounts {
+  uint64_t sessions = 0, ceremonies = 0, step_up_tokens = 0, counters = 0;
+};
+
 struct TotpEnrolment {
   std::string secret_base32, uri, qr_svg;
 };
@@ -111,9 +124,25 @@ class Sessions {
   virtual Result<Ceremony> passkey_register_begin(const RequestContext& ctx) = 0;
   // Returns the credential id (base64url).
   virtual Result<std::string> passkey_register_finish(const RequestContext& ctx, const PasskeyAttestation& a) = 0;
-  // A fresh TOTP code of the signed-in user's own authenticator (step-up);
-  // used once. Errc::unauthenticated otherwise.
+  // Step-up with a passkey: a ceremony bound to the signed-in user that
+  // allows only the user's own credentials (Errc::invalid when the account
+  // has none); then an assertion by one of them, with user verification and
+  // the same counter checks as sign-in, gives a one-time token, valid 2
+  // minutes, stored only as a keyed hash. A refused assertion is audited
+  // and answers Errc::unauthenticated ("step-up authentication failed").
+  virtual Result<Ceremony> step_up_begin(const RequestContext& ctx) = 0;
+  virtual Result<StepUpToken> step_up_finish(const RequestContext& ctx, const PasskeyAssertion& a) = 0;
+  // `code`: a fresh TOTP code of the signed-in user's own authenticator, or
+  // a step-up token of the same user (step_up_finish). Either is used once:
+  // the token is deleted in the writer transaction that accepts it, so two
+  // requests cannot both use it. Errc::unauthenticated otherwise.
   virtual Status step_up(const RequestContext& ctx, std::string_view code) = 0;
+
+  // ---- housekeeping (the server calls it periodically). Deletes what can
+  // never be used again: ended, expired and idle sessions, expired
+  // ceremonies and step-up tokens, guessing counters idle for 12 hours.
+  // The audit log is never touched.
+  virtual Result<PurgeCounts> purge() = 0;
 
   // ---- administration (system or it-admin), audited.
   // Errc::invalid with the reason (NIST SP 800-63B-4 rules) for a refused password.

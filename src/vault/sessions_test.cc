@@ -5,11 +5,14 @@
 
 #include <atomic>
 #include <filesystem>
+#include <map>
+#include <thread>
 
 #include <boost/json.hpp>
 
 #include "auth/totp.h"
 #include "auth/webauthn_test_util.h"
+#include "store/store.h"
 #include "vault/vault.h"
 
 namespace medvault::vault {
@@ -100,6 +103,52 @@ class SessionsTest : public ::testing::Test {
 
   std::string code_at(const std::string& secret, int64_t step_offset) {
     return *auth::totp_code_at_step(secret, auth::totp_step(clock_.now_ms() / 1000) + step_offset);
+  }
+
+  // Registers a passkey (ES256, credential id `cred_id`) for `user`, who
+  // signs in with the password; returns that session.
+  SessionInfo register_passkey(const std::string& user, const wt::TestKey& key, const std::string& cred_id) {
+    auto pw = login(user, kPassword, "");
+    EXPECT_TRUE(pw.ok());
+    auto begin = sessions().passkey_register_begin(ctx_of(*pw));
+    EXPECT_TRUE(begin.ok());
+    wt::RegOptions ro;
+    ro.challenge = std::string(boost::json::parse(begin->options_json).as_object()["challenge"].as_string());
+    ro.credential_id = cred_id;
+    auto reg = wt::make_registration(key, ro);
+    auto id = sessions().passkey_register_finish(ctx_of(*pw), {begin->id, reg.client_data_json, reg.attestation_object, "key"});
+    EXPECT_TRUE(id.ok()) << id.error().message;
+    return *pw;
+  }
+
+  // A step-up ceremony of `ctx`'s user answered by `key` (credential `cred_id`).
+  Result<StepUpToken> passkey_step_up(const RequestContext& ctx, const wt::TestKey& key, const std::string& cred_id,
+                                      uint32_t count) {
+    auto begin = sessions().step_up_begin(ctx);
+    if (!begin) return begin.error();
+    wt::AssertOptions ao;
+    ao.challenge = std::string(boost::json::parse(begin->options_json).as_object()["challenge"].as_string());
+    ao.sign_count = count;
+    auto as = wt::make_assertion(key, ao);
+    return sessions().step_up_finish(ctx, {begin->id, cred_id, as.client_data_json, as.authenticator_data, as.signature, ""});
+  }
+
+  // Rows of the store, read through a second connection.
+  struct Rows {
+    size_t sessions = 0;
+    std::map<std::string, size_t> metas;  // by prefix up to the first '/'
+  };
+  Rows rows() {
+    Rows r;
+    auto st = store::open_sqlite(dir_ / "v" / "vault.db");
+    EXPECT_TRUE(st.ok());
+    auto tokens = (*st)->tokens();
+    EXPECT_TRUE(tokens.ok());
+    for (const auto& t : *tokens) r.sessions += t.kind.starts_with("session");
+    auto metas = (*st)->metas();
+    EXPECT_TRUE(metas.ok());
+    for (const auto& [k, v] : *metas) ++r.metas[k.substr(0, k.find('/'))];
+    return r;
   }
 
   ManualClock clock_;
@@ -286,6 +335,134 @@ TEST_F(SessionsTest, PasskeyRegistrationAndSignInWithSingleUseCeremonies) {
   auto refused = sessions().passkey_login_finish({lb2->id, ro.credential_id, bad.client_data_json, bad.authenticator_data, bad.signature, ""}, in);
   ASSERT_FALSE(refused.ok());
   EXPECT_EQ(refused.error().code, Errc::unauthenticated);
+}
+
+TEST_F(SessionsTest, PasskeyStepUpGivesAOneTimeTokenOfThatUserOnly) {
+  add("dr.b", "physician");
+  const std::string id_a = "credential-of-dr-a", id_b = "credential-of-dr-b";
+  auto key_a = wt::make_key(auth::webauthn::Alg::es256);
+  auto key_b = wt::make_key(auth::webauthn::Alg::es256);
+  const RequestContext a = ctx_of(register_passkey("dr.a", key_a, id_a));
+  const RequestContext b = ctx_of(register_passkey("dr.b", key_b, id_b));
+
+  // The ceremony allows only the user's own credentials.
+  auto begin = sessions().step_up_begin(a);
+  ASSERT_TRUE(begin.ok()) << begin.error().message;
+  auto opts = boost::json::parse(begin->options_json).as_object();
+  EXPECT_EQ(opts["userVerification"].as_string(), "required");
+  ASSERT_EQ(opts["allowCredentials"].as_array().size(), 1u);
+  EXPECT_EQ(opts["allowCredentials"].as_array()[0].as_object()["id"].as_string(),
+            auth::webauthn::base64url_encode(id_a));
+
+  auto token = passkey_step_up(a, key_a, id_a, 1);
+  ASSERT_TRUE(token.ok()) << token.error().message;
+  EXPECT_EQ(token->token.substr(0, 4), kStepUpTokenPrefix);
+  EXPECT_EQ(token->token.size(), 4u + 43u);
+  EXPECT_EQ(token->expires_ms, clock_.now_ms() + 120'000);
+  EXPECT_TRUE(sessions().step_up(a, token->token).ok());
+  auto again = sessions().step_up(a, token->token);
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(again.error().code, Errc::unauthenticated);
+
+  // dr.b's own valid passkey cannot answer dr.a's ceremony.
+  auto foreign = passkey_step_up(a, key_b, id_b, 1);
+  ASSERT_FALSE(foreign.ok());
+  EXPECT_EQ(foreign.error().code, Errc::unauthenticated);
+  EXPECT_EQ(foreign.error().message, "step-up authentication failed");
+  // A counter that does not grow (a cloned authenticator) is refused.
+  EXPECT_FALSE(passkey_step_up(a, key_a, id_a, 1).ok());
+  // dr.a's token is not dr.b's, and the attempt spends it.
+  auto stolen = passkey_step_up(a, key_a, id_a, 2);
+  ASSERT_TRUE(stolen.ok());
+  EXPECT_FALSE(sessions().step_up(b, stolen->token).ok());
+  EXPECT_FALSE(sessions().step_up(a, stolen->token).ok());
+  // Two minutes later the token is gone.
+  auto late = passkey_step_up(a, key_a, id_a, 3);
+  ASSERT_TRUE(late.ok());
+  clock_.advance(120'000);
+  EXPECT_FALSE(sessions().step_up(a, late->token).ok());
+  // Malformed and unknown tokens; a sign-in ceremony is not a step-up one.
+  for (const std::string& bad : std::vector<std::string>{"mvu_", "mvu_short", "mvu_" + std::string(43, 'A'), std::string(47, 'x')})
+    EXPECT_FALSE(sessions().step_up(a, bad).ok()) << bad;
+  SignIn in{"10.0.0.1", 0};
+  auto lb = sessions().passkey_login_begin(in);
+  ASSERT_TRUE(lb.ok());
+  wt::AssertOptions ao;
+  ao.challenge = std::string(boost::json::parse(lb->options_json).as_object()["challenge"].as_string());
+  ao.sign_count = 10;
+  auto as = wt::make_assertion(key_a, ao);
+  EXPECT_FALSE(sessions().step_up_finish(a, {lb->id, id_a, as.client_data_json, as.authenticator_data, as.signature, ""}).ok());
+
+  // No passkey: no ceremony.
+  add("nurse.c", "nurse");
+  auto c = login("nurse.c", kPassword, "");
+  ASSERT_TRUE(c.ok());
+  auto none = sessions().step_up_begin(ctx_of(*c));
+  ASSERT_FALSE(none.ok());
+  EXPECT_EQ(none.error().code, Errc::invalid);
+}
+
+TEST_F(SessionsTest, StepUpTokenIsUsedOnceUnderConcurrency) {
+  auto key = wt::make_key(auth::webauthn::Alg::es256);
+  const RequestContext a = ctx_of(register_passkey("dr.a", key, "cred-a"));
+  for (uint32_t round = 1; round <= 5; ++round) {
+    auto token = passkey_step_up(a, key, "cred-a", round);
+    ASSERT_TRUE(token.ok());
+    std::atomic<int> accepted{0};
+    std::vector<std::thread> threads;
+    for (int i = 0; i < 4; ++i)
+      threads.emplace_back([&] { accepted += sessions().step_up(a, token->token).ok() ? 1 : 0; });
+    for (auto& t : threads) t.join();
+    EXPECT_EQ(accepted.load(), 1) << round;
+  }
+}
+
+TEST_F(SessionsTest, PurgeDeletesDeadSessionsCeremoniesTokensAndOldCountersOnly) {
+  auto key = wt::make_key(auth::webauthn::Alg::es256);
+  const RequestContext a = ctx_of(register_passkey("dr.a", key, "cred-a"));  // session 1 (enrol-required, goes idle)
+  // Dead by the end: an ended session, an idle one, an expired ceremony, an
+  // expired step-up token, counters of an old guess.
+  add("dr.b", "physician");  // password only: sessions that need no second factor yet
+  auto ended = login("dr.b", kPassword, "");
+  ASSERT_TRUE(ended.ok());
+  ASSERT_TRUE(sessions().logout(ctx_of(*ended), ended->token_id).ok());
+  SignIn in{"10.0.0.1", 0};
+  ASSERT_TRUE(sessions().passkey_login_begin(in).ok());
+  ASSERT_TRUE(passkey_step_up(a, key, "cred-a", 1).ok());
+  EXPECT_FALSE(login("nobody", "guess", "", "10.5.5.5").ok());  // 3 counters
+  const Rows before = rows();
+  EXPECT_EQ(before.sessions, 2u);
+  EXPECT_EQ(before.metas.at("throttle"), 4u);  // + the address of the sign-ins
+
+  clock_.advance(13LL * 60 * 60 * 1000);
+  // Alive at the end: a session, a ceremony, a token, a fresh guess.
+  auto live = login("dr.b", kPassword, "");
+  ASSERT_TRUE(live.ok());
+  ASSERT_TRUE(sessions().passkey_login_begin(in).ok());
+  auto token = passkey_step_up(a, key, "cred-a", 2);
+  ASSERT_TRUE(token.ok());
+  EXPECT_FALSE(login("someone", "guess", "", "10.6.6.6").ok());  // counters of its own
+
+  const size_t audit_before = vault_->audit_log()->size();
+  auto n = sessions().purge();
+  ASSERT_TRUE(n.ok()) << n.error().message;
+  EXPECT_EQ(n->sessions, 2u);
+  EXPECT_EQ(n->ceremonies, 1u);
+  EXPECT_EQ(n->step_up_tokens, 1u);
+  EXPECT_EQ(n->counters, 3u);
+  const Rows after = rows();
+  EXPECT_EQ(after.sessions, 1u);
+  EXPECT_EQ(after.metas.at("ceremony"), 1u);
+  EXPECT_EQ(after.metas.at("step-up-token"), 1u);
+  EXPECT_EQ(after.metas.at("throttle"), 4u);  // 10.0.0.1 refreshed, the new guess's 3
+  EXPECT_EQ(vault_->audit_log()->size(), audit_before);  // the audit log is untouched
+  // What is alive still works.
+  EXPECT_TRUE(sessions().session(live->token, "10.0.0.1").ok());
+  EXPECT_TRUE(sessions().step_up(a, token->token).ok());
+  // Nothing left to delete.
+  auto again = sessions().purge();
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->sessions + again->ceremonies + again->step_up_tokens + again->counters, 0u);
 }
 
 TEST_F(SessionsTest, WeakPasswordsAreRefusedWithTheReason) {

@@ -5,9 +5,12 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdio>
 #include <filesystem>
 #include <thread>
 #include <tuple>
+
+#include <boost/json.hpp>
 
 #include "audit/entry.h"
 #include "fhir/resource.h"
@@ -235,6 +238,139 @@ TEST_F(VaultTest, SearchByBlindIndex) {
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->total, 3u);
   EXPECT_TRUE(r->page.empty());
+}
+
+// Searches that stop early (issue 8): 30 "Durand" patients; every third
+// carries the restricted label R, which a physician without a grant may not
+// see, and p01 has a Consent refusing everyone.
+class SearchWalkTest : public VaultTest {
+ protected:
+  void SetUp() override {
+    VaultTest::SetUp();
+    for (int i = 0; i < 30; ++i) {
+      char id[8];
+      std::snprintf(id, sizeof id, "p%02d", i);
+      auto r = patient(id, "Durand");
+      if (i % 3 == 2)
+        r.json["meta"] = boost::json::object{
+            {"security", boost::json::array{boost::json::object{
+                             {"system", "http://terminology.hl7.org/CodeSystem/v3-Confidentiality"}, {"code", "R"}}}}};
+      ASSERT_TRUE(repo().update(ctx_, std::move(r), std::nullopt).ok());
+      if (i % 3 != 2 && i != 1) visible.push_back(id);
+    }
+    auto consent = fhir::parse_resource(
+        R"({"resourceType":"Consent","id":"c-p01","status":"active",)"
+        R"("scope":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/consentscope","code":"patient-privacy"}]},)"
+        R"("category":[{"coding":[{"system":"http://loinc.org","code":"59284-0"}]}],)"
+        R"("patient":{"reference":"Patient/p01"},"provision":{"type":"deny"}})");
+    ASSERT_TRUE(consent.ok());
+    ASSERT_TRUE(repo().update(ctx_, std::move(consent).value(), std::nullopt).ok());
+    doc_.subject = {"doc", "physician", {}};
+  }
+  SearchRequest durand(size_t offset, size_t count, bool accurate = false) {
+    SearchRequest q;
+    q.type = "Patient";
+    q.terms = {{"name", {fhir::normalise_text("dur")}}};
+    q.offset = offset;
+    q.count = count;
+    q.accurate_total = accurate;
+    return q;
+  }
+  static std::vector<std::string> ids(const SearchResult& r) {
+    std::vector<std::string> out;
+    for (const auto& s : r.page) out.push_back(s.id);
+    return out;
+  }
+  std::vector<std::string> slice(size_t from, size_t n) {
+    return {visible.begin() + static_cast<long>(from), visible.begin() + static_cast<long>(std::min(from + n, visible.size()))};
+  }
+  uint64_t audit_entries() {
+    auto st = vault_->status();
+    EXPECT_TRUE(st.ok());
+    return st.ok() ? st->audit_entries : 0;
+  }
+  RequestContext doc_;
+  std::vector<std::string> visible;  // what doc may see, in id order
+};
+
+TEST_F(SearchWalkTest, APageWithoutTotalStopsAfterOneMoreMatch) {
+  ASSERT_EQ(visible.size(), 19u);
+  const uint64_t before = audit_entries();
+  auto r = repo().search(doc_, durand(0, 5));
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_FALSE(r->total);
+  EXPECT_TRUE(r->more);
+  EXPECT_EQ(ids(*r), slice(0, 5));
+  EXPECT_EQ(audit_entries(), before + 5);  // one per patient on the page
+  // Pages by offset cover every visible match once; the last one ran out of
+  // candidates (hidden ones came after it) and so knows the exact total.
+  std::vector<std::string> all;
+  for (size_t off = 0; off < 30; off += 5) {
+    r = repo().search(doc_, durand(off, 5));
+    ASSERT_TRUE(r.ok());
+    auto page = ids(*r);
+    all.insert(all.end(), page.begin(), page.end());
+    EXPECT_EQ(r->more, off + 5 < visible.size()) << off;
+    if (off + 5 < visible.size()) EXPECT_FALSE(r->total) << off;
+    else EXPECT_EQ(r->total, std::optional<size_t>(19)) << off;
+  }
+  EXPECT_EQ(all, visible);
+  // Ends exactly on the last visible match: no more, exact total.
+  r = repo().search(doc_, durand(18, 1));
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(ids(*r), slice(18, 1));
+  EXPECT_FALSE(r->more);
+  EXPECT_EQ(r->total, std::optional<size_t>(19));
+  r = repo().search(doc_, durand(17, 1));
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r->more);
+  EXPECT_FALSE(r->total);
+}
+
+TEST_F(SearchWalkTest, AccurateTotalAndCountZeroCountOnlyWhatMayBeSeen) {
+  auto r = repo().search(doc_, durand(0, 5, true));
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->total, std::optional<size_t>(19));
+  EXPECT_TRUE(r->more);
+  EXPECT_EQ(ids(*r), slice(0, 5));
+  r = repo().search(doc_, durand(3, 0));  // _summary=count
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->total, std::optional<size_t>(19));
+  EXPECT_TRUE(r->page.empty());
+  // A residual filter is counted too.
+  auto q = durand(0, 5, true);
+  q.residual = [](const fhir::Resource& res) { return res.id != "p00"; };
+  r = repo().search(doc_, q);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->total, std::optional<size_t>(18));
+  EXPECT_EQ(ids(*r), slice(1, 5));
+  // The grant opens the labelled ones; the consent still refuses p01.
+  RequestContext granted = doc_;
+  granted.subject.grants = {"R"};
+  r = repo().search(granted, durand(0, 100));
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->total, std::optional<size_t>(29));
+  // The system sees all 30.
+  r = repo().search(ctx_, durand(0, 1, true));
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->total, std::optional<size_t>(30));
+}
+
+TEST_F(SearchWalkTest, CandidatesAfterTheStopAreNotDecrypted) {
+  // A damaged record after the page: the early stop never opens it, an
+  // accurate total must, and fails naming it (proof that the walk stops).
+  with_db([&](sqlite3* db) {
+    ASSERT_EQ(sqlite3_exec(db, "UPDATE resource_version SET body=zeroblob(80) WHERE id='p28'", nullptr, nullptr,
+                           nullptr),
+              SQLITE_OK);
+  });
+  auto r = repo().search(doc_, durand(0, 5));
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(ids(*r), slice(0, 5));
+  r = repo().search(doc_, durand(0, 5, true));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, Errc::integrity);
+  EXPECT_NE(r.error().message.find("Patient/p28"), std::string::npos) << r.error().message;
 }
 
 TEST_F(VaultTest, EveryAccessIsAudited) {

@@ -11,12 +11,18 @@ good one. The server runs with --client-ca and --client-crl:
 - a certificate of the right CA that no account holds gets 401;
 - without a certificate /api/auth/certificate answers 401, while ordinary
   requests (health check, bearer-token FHIR) still work: the client
-  certificate is optional at the TLS level."""
+  certificate is optional at the TLS level;
+- SIGHUP re-reads the CA and CRL files: an unreadable new CRL keeps the
+  previous trust (one stderr line); a new CRL that revokes the good
+  certificate makes new connections with it fail, while another account's
+  certificate still signs in."""
 import http.client
 import os
+import signal
 import ssl
 import subprocess
 import sys
+import time
 import unittest
 from pathlib import Path
 
@@ -81,10 +87,12 @@ class MutualTls(unittest.TestCase):
             revoked = ca.issue("revoked", "Dr Ron")
             stranger = ca.issue("stranger", "Dr Nobody")
             forged = rogue.issue("forged", "Dr Grace")
-            for name in ("grace", "ron"):
+            other = ca.issue("other", "Dr Olga")
+            for name in ("grace", "ron", "olga"):
                 vault.add_account(name, "physician")
             vault.run("user", "cert-add", "grace", "--cert", good[0], "--data", vault.data)
             vault.run("user", "cert-add", "ron", "--cert", revoked[0], "--data", vault.data)
+            vault.run("user", "cert-add", "olga", "--cert", other[0], "--data", vault.data)
             p = vault.run("user", "cert-add", "grace", "--cert", "/nonexistent.pem", "--data", vault.data, check=False)
             self.assertNotEqual(p.returncode, 0, "a missing certificate file is an error")
             ca.revoke(revoked[0])
@@ -93,6 +101,7 @@ class MutualTls(unittest.TestCase):
             server = vault.serve("--client-ca", ca.pem, "--client-crl", crl)
             try:
                 self.scenario(vault, server, token, good, revoked, stranger, forged)
+                self.reload(server, ca, crl, good, other)
             finally:
                 self.assertEqual(server.stop(), 0)
         finally:
@@ -153,6 +162,42 @@ class MutualTls(unittest.TestCase):
         plain = self.with_cert(server, None)
         self.assertEqual(plain.request("GET", "/healthz").status, 200)
         self.assertEqual(plain.request("GET", "/fhir/Patient", token=token).status, 200)
+        self.assertTrue(server.alive())
+
+    def signed_in_as(self, server, cert):
+        """The user a certificate signs in as, or None when refused."""
+        c, r = self.cert_login(server, cert)
+        return r.json()["user"] if r is not None and r.status == 200 else None
+
+    def hup_and_wait(self, server, event):
+        before = len(server.events(event))
+        server.proc.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 30
+        while len(server.events(event)) == before:
+            self.assertLess(time.monotonic(), deadline, f"no {event} line after SIGHUP")
+            self.assertTrue(server.alive(), "SIGHUP must not stop the server")
+            time.sleep(0.05)
+        return server.events(event)[-1]
+
+    def reload(self, server, ca, crl, good, other):
+        self.assertEqual(self.signed_in_as(server, good), "grace")
+        # A broken CRL file: the previous trust stays, one clear line says why.
+        with open(crl) as f:
+            saved = f.read()
+        with open(crl, "w") as f:
+            f.write("-----BEGIN X509 CRL-----\nnot a CRL\n-----END X509 CRL-----\n")
+        failure = self.hup_and_wait(server, "client-trust-reload-failed")
+        self.assertIn("kept the previous", failure.get("detail", ""))
+        self.assertEqual(self.signed_in_as(server, good), "grace", "the old CRL still applies")
+        with open(crl, "w") as f:
+            f.write(saved)
+
+        # The good card is revoked: a new CRL over the same file, then SIGHUP.
+        ca.revoke(good[0])
+        self.assertEqual(ca.crl(), crl)
+        self.hup_and_wait(server, "client-trust-reloaded")
+        self.assertIsNone(self.signed_in_as(server, good), "revoked after the reload")
+        self.assertEqual(self.signed_in_as(server, other), "olga", "another certificate still accepted")
         self.assertTrue(server.alive())
 
 

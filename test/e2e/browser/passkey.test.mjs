@@ -4,7 +4,9 @@
 // internal, resident key, user verification), signs out, signs in again
 // with the passkey alone, finds a patient by name prefix and sees the
 // imported name and birth date; the workstation locks and the passkey
-// unlocks it (a new session; the old one ended). Along the way: the session cookie's
+// unlocks it (a new session; the old one ended); the passkey-only physician
+// breaks the glass for a patient outside her care with the passkey as
+// step-up (no TOTP exists). Along the way: the session cookie's
 // attributes, the refusal of a signed-out cookie, the 401 and 429 messages,
 // and no Content-Security-Policy violation. A second test enrols an
 // authenticator app (TOTP by oathtool), gets the recovery codes and signs in
@@ -57,6 +59,10 @@ const RESOURCES = [
   {
     resourceType: 'Condition', id: 'c-hypertension', subject: { reference: `Patient/${PATIENT.id}` },
     code: { coding: [{ system: 'http://snomed.info/sct', code: '59621000', display: 'Essential hypertension' }] },
+  },
+  {
+    resourceType: 'Condition', id: 'c-hugo', subject: { reference: 'Patient/pt-hugo' },
+    code: { text: 'Fractured left wrist' },
   },
   {
     resourceType: 'Condition', id: 'c-other', subject: { reference: 'Patient/pt-other' },
@@ -261,6 +267,28 @@ test('password, passkey registration, passkey sign-in, patient search and view',
   assert.ok(third && third.value !== second.value, 'unlocking opened a new session');
   const locked = await plainRequest('GET', '/api/auth/session', { Cookie: `${COOKIE}=${second.value}` });
   assert.equal(locked.status, 401, 'the session of before the lock was ended');
+
+  // -- break the glass with the passkey as step-up (no relationship to Hugo) ----
+  const stepUps = [];
+  page.on('request', (r) => { if (r.url().endsWith('/api/break-glass')) stepUps.push(r.headers()['x-step-up']); });
+  await page.click('#patient-close');
+  await page.fill('#search-name', 'Marchal');
+  await page.press('#search-name', 'Enter');
+  await page.locator('#search-results button', { hasText: 'Hugo Marchal' }).click();
+  await page.locator('#patient-name', { hasText: 'Hugo Marchal' }).waitFor({ timeout: 15000 });
+  await visible('#bg-offer');
+  assert.ok(!(await page.content()).includes('Fractured left wrist'), 'no clinical data without relationship');
+  await page.click('#bg-open');
+  await visible('#bg-dialog');
+  assert.equal(await page.locator('#bg-passkey').textContent(), 'Open the record with my passkey');
+  await page.fill('#bg-reason', 'Found unconscious in the car park');
+  await page.click('#bg-passkey');
+  await visible('#bg-banner');
+  assert.match(await page.locator('#bg-banner').textContent(), /^Emergency access to Hugo Marchal until \d\d:\d\d$/);
+  await page.locator('#patient-conditions li', { hasText: 'Fractured left wrist' }).waitFor({ timeout: 15000 });
+  assert.equal(stepUps.length, 1, 'one break-the-glass request');
+  assert.match(stepUps[0], /^mvu_[A-Za-z0-9_-]{43}$/, 'the step-up is the passkey ceremony\'s one-time token');
+  await shot('4-break-the-glass-passkey');
 
   // -- the user's sessions; sign out everywhere ----------------------------------
   await page.locator('#sessions tr').first().waitFor({ timeout: 15000 });

@@ -75,12 +75,18 @@ describe('fhir-kit-client', { skip: !baseUrl && 'run through fhir_client.test.mj
     }
     const first = await client.search({ resourceType: 'Patient', searchParams: { family: 'kitclient', gender: 'other', _count: 3 } });
     assert.equal(first.type, 'searchset');
-    assert.equal(first.total, 7);
+    assert.equal(first.total, undefined); // not counted past the page without _total=accurate
     assert.equal(first.entry.length, 3);
     const second = await client.nextPage({ bundle: first });
     const third = await client.nextPage({ bundle: second });
     assert.equal(second.entry.length, 3);
     assert.equal(third.entry.length, 1);
+    assert.equal(third.total, 7); // the last page ran out of matches: exact
+    const accurate = await client.search({
+      resourceType: 'Patient', searchParams: { family: 'kitclient', gender: 'other', _count: 3, _total: 'accurate' },
+    });
+    assert.equal(accurate.total, 7);
+    assert.deepEqual(accurate.entry.map((e) => e.resource.id), first.entry.map((e) => e.resource.id));
     assert.equal(await client.nextPage({ bundle: third }), undefined);
     const ids = [first, second, third].flatMap((b) => b.entry.map((e) => e.resource.id));
     assert.equal(new Set(ids).size, 7);

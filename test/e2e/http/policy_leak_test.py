@@ -60,6 +60,23 @@ class PolicyLeakTest(unittest.TestCase):
         self.assertLessEqual({"obs-p-rel", "psy-p-rel"}, everything, "the PSY grant opens labelled data")
         self.assertFalse(everything & (HIDDEN_FROM_DOC - {"psy-p-rel"}))
 
+    def test_total_modes_count_only_visible(self):
+        # Early stop (no _total), _total=accurate/estimate/none: the same
+        # visible entries, a total that never counts hidden resources, and
+        # no next link that only hidden ones would justify.
+        for mode in ("", "&_total=accurate", "&_total=estimate", "&_total=none"):
+            for q, visible in [("_count=1", {"obs-p-rel"}), ("patient=p-norel&_count=1", set()),
+                               ("patient=p-consent&_count=1", set()), ("_id=psy-p-rel,obs-p-norel", set())]:
+                status, _, b = self.get(f"/fhir/Observation?{q}{mode}")
+                self.assertEqual(status, 200, q + mode)
+                self.assertEqual(self.ids(b) & HIDDEN_FROM_DOC, set(), q + mode)
+                self.assertLessEqual(self.ids(b), visible | {"obs-p-rel"}, q + mode)
+                self.assertFalse([l for l in b.get("link", []) if l["relation"] == "next"], q + mode)
+                if mode == "&_total=none":
+                    self.assertNotIn("total", b, q + mode)
+                else:  # the candidates ran out within the page: exact, visible only
+                    self.assertEqual(b["total"], len(self.ids(b)), q + mode)
+
     def test_include_reveals_nothing_hidden(self):
         status, _, b = self.get("/fhir/Encounter?_include=Encounter:subject&_revinclude=Observation:subject")
         if status == 200:
