@@ -3,7 +3,9 @@
 # synthetic generator, then on loopback with TLS, every protection on
 # (encryption, policy, durable audit of every request):
 #   nginx serving a static 2 KiB FHIR Patient (the ceiling, same TLS settings);
-#   medvault read by id (random ids), search by name prefix, create, and a mix
+#   medvault read by id (random ids), a physician reading the charts of the
+#   patients whose GP they are (random Observations: policy facts with care
+#   relationships), search by name prefix, create, and a mix
 #   of 70 % reads, 20 % searches, 10 % writes; requests/s, p50, p99 each;
 #   import throughput, start-up time after unseal, RSS at rest and under
 #   load, `audit verify` rate.
@@ -45,8 +47,10 @@ local function lines(path)
 end
 ids = lines(os.getenv("BENCH_IDS"))
 prefixes = lines(os.getenv("BENCH_PREFIXES"))
+obs = lines(os.getenv("BENCH_OBS"))
 create_body = '{"resourceType":"Patient","name":[{"family":"Bench","given":["Load"]}],"gender":"other","birthDate":"1970-01-01"}'
 function read_req() return wrk.format("GET", "/fhir/Patient/" .. ids[math.random(#ids)]) end
+function chart_req() return wrk.format("GET", "/fhir/Observation/" .. obs[math.random(#obs)]) end
 function search_req() return wrk.format("GET", "/fhir/Patient?name=" .. prefixes[math.random(#prefixes)] .. "&_count=10") end
 function create_req()
   local h = {}  -- wrk.format uses the headers given instead of wrk.headers
@@ -56,7 +60,7 @@ function create_req()
 end
 function init(args) math.randomseed(os.time() + math.floor(os.clock() * 1e6)) end
 LUA
-for kind in read search create; do
+for kind in read chart search create; do
   printf 'package.path = "%s/?.lua;" .. package.path\nrequire("common")\nrequest = %s_req\n' "$tmp" "$kind" > "$tmp/$kind.lua"
 done
 cat > "$tmp/mixed.lua" <<LUA
@@ -72,7 +76,7 @@ results=()  # scale|name|rps|p50|p99|non2xx
 extras=()   # scale|measure|value
 wrk_run() {  # scale name url script
   local scale=$1 name=$2 url=$3 script=$4 out rps p50 p99 bad
-  out=$(BENCH_IDS="$tmp/ids" BENCH_PREFIXES="$tmp/prefixes" \
+  out=$(BENCH_IDS="$tmp/ids" BENCH_PREFIXES="$tmp/prefixes" BENCH_OBS="$tmp/obs" \
         wrk -t2 -c"$conns" -d"${secs}s" --latency -H "Authorization: Bearer $token" -s "$script" "$url" 2>&1) \
     || { echo "bench: wrk failed for $name: $out" >&2; return 1; }
   rps=$(sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p' <<<"$out")
@@ -94,10 +98,11 @@ for scale in "${scales[@]}"; do
   extras+=("$scale|resources imported|$resources")
   extras+=("$scale|import (resources/s)|$(python3 -c "print(round($resources/($t1-$t0)))")")
   extras+=("$scale|vault.db (MiB)|$(du -m "$data/vault.db" | cut -f1)")
-  # Ids and 3-letter name prefixes of the imported patients; one Patient for nginx.
-  python3 - "$tmp/demo.ndjson" "$tmp/ids" "$tmp/prefixes" "$tmp/patient.json" <<'PY'
-import json, sys, urllib.parse
-ids, prefixes, first = [], set(), None
+  # Ids and 3-letter name prefixes of the imported patients; one Patient for
+  # nginx; the GP of the most patients, and the Observations of those patients.
+  python3 - "$tmp/demo.ndjson" "$tmp/ids" "$tmp/prefixes" "$tmp/patient.json" "$tmp/obs" "$tmp/gp" <<'PY'
+import collections, json, sys, urllib.parse
+ids, prefixes, first, gp_of = [], set(), None, {}
 for line in open(sys.argv[1]):
     if '"resourceType":"Patient"' not in line:
         continue
@@ -105,12 +110,25 @@ for line in open(sys.argv[1]):
     ids.append(p["id"])
     prefixes.add(urllib.parse.quote(p["name"][0]["family"][:3]))
     first = first or line
+    for ref in p.get("generalPractitioner", []):
+        if ref.get("reference", "").startswith("Practitioner/"):
+            gp_of[p["id"]] = ref["reference"].split("/", 1)[1]
+gp = collections.Counter(gp_of.values()).most_common(1)[0][0]
+mine = {pid for pid, g in gp_of.items() if g == gp}
+obs = []
+for line in open(sys.argv[1]):
+    if '"resourceType":"Observation"' in line:
+        o = json.loads(line)
+        if o.get("subject", {}).get("reference", "").split("/")[-1] in mine:
+            obs.append(o["id"])
 open(sys.argv[2], "w").write("\n".join(ids) + "\n")
 open(sys.argv[3], "w").write("\n".join(sorted(prefixes)) + "\n")
 open(sys.argv[4], "w").write(first)
+open(sys.argv[5], "w").write("\n".join(obs) + "\n")
+open(sys.argv[6], "w").write(gp)
 PY
   rm -f "$tmp/demo.ndjson"
-  "$bin" user add bench --role physician --data "$data" >/dev/null
+  "$bin" user add bench --role physician --practitioner "$(cat "$tmp/gp")" --data "$data" >/dev/null
   token=$("$bin" token issue --data "$data" --user bench --ttl 4h 2>/dev/null)
 
   # Start-up: process start to listening, passphrase unseal with the fast
@@ -165,6 +183,7 @@ CONF
   kill "$npid"; wait "$npid" 2>/dev/null || true
 
   wrk_run "$scale" "read by id" "https://127.0.0.1:$mport" "$tmp/read.lua"
+  wrk_run "$scale" "chart read: Observation of one's own patients" "https://127.0.0.1:$mport" "$tmp/chart.lua"
   wrk_run "$scale" "search by name prefix" "https://127.0.0.1:$mport" "$tmp/search.lua"
   wrk_run "$scale" "create Patient" "https://127.0.0.1:$mport" "$tmp/create.lua"
   wrk_run "$scale" "mixed 70/20/10" "https://127.0.0.1:$mport" "$tmp/mixed.lua"
