@@ -12,6 +12,7 @@
 #include "access/policy.h"
 #include "vault/core.h"
 #include "vault/vault.h"
+#include "vault/vault_test_util.h"
 
 namespace medvault::vault {
 namespace {
@@ -306,15 +307,8 @@ TEST_F(AccessFactsTest, BuildSummariesWarmsListedPatientsInBatches) {
 TEST(AccessFactsVaultTest, WarmAccessFactsAfterImport) {
   char tmpl[] = "/tmp/mv-facts-vault-XXXXXX";
   fs::path dir = ::mkdtemp(tmpl);
-  InitOptions o;
-  o.dir = dir / "v";
-  o.passphrase = crypto::SecretString("test passphrase for unit tests");
-  o.argon2 = crypto::Argon2Params::interactive();
-  ASSERT_TRUE(Vault::init(o).ok());
-  Unsealer u;
-  u.passphrase = crypto::SecretString("test passphrase for unit tests");
   {
-    auto v = Vault::open(o.dir, u);
+    auto v = testing::make_test_vault(dir);
     ASSERT_TRUE(v.ok());
     RequestContext sys;
     sys.subject = {"system", "system", {}};

@@ -14,6 +14,7 @@
 #include "auth/webauthn_test_util.h"
 #include "store/store.h"
 #include "vault/vault.h"
+#include "vault/vault_test_util.h"
 
 namespace medvault::vault {
 namespace {
@@ -40,14 +41,7 @@ class SessionsTest : public ::testing::Test {
     ASSERT_TRUE(kFastKdf);
     char tmpl[] = "/tmp/mv-sessions-XXXXXX";
     dir_ = ::mkdtemp(tmpl);
-    InitOptions o;
-    o.dir = dir_ / "v";
-    o.passphrase = crypto::SecretString("test passphrase for unit tests");
-    o.argon2 = crypto::Argon2Params::interactive();
-    ASSERT_TRUE(Vault::init(o).ok());
-    Unsealer u;
-    u.passphrase = crypto::SecretString("test passphrase for unit tests");
-    auto v = Vault::open(o.dir, u, clock_);
+    auto v = testing::make_test_vault(dir_, clock_);
     ASSERT_TRUE(v.ok()) << v.error().message;
     vault_ = std::move(v).value();
     admin_.subject = {"system", "system", {}};

@@ -1,4 +1,5 @@
 #include "vault/vault.h"
+#include "vault/vault_test_util.h"
 
 #include <gtest/gtest.h>
 #include <sqlite3.h>
@@ -26,14 +27,7 @@ class VaultTest : public ::testing::Test {
   void SetUp() override {
     char tmpl[] = "/tmp/mv-vault-XXXXXX";
     dir_ = ::mkdtemp(tmpl);
-    InitOptions o;
-    o.dir = dir_ / "v";
-    o.passphrase = crypto::SecretString("test passphrase for unit tests");
-    o.argon2 = crypto::Argon2Params::interactive();
-    ASSERT_TRUE(Vault::init(o).ok());
-    Unsealer u;
-    u.passphrase = crypto::SecretString("test passphrase for unit tests");
-    auto v = Vault::open(o.dir, u);
+    auto v = testing::make_test_vault(dir_);
     ASSERT_TRUE(v.ok()) << v.error().message;
     vault_ = std::move(v).value();
     ctx_.subject = {"system", "system", {}};
