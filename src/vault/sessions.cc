@@ -181,13 +181,7 @@ class SessionsImpl final : public Sessions {
     const int64_t now = c_.clock->now_ms();
     MV_ASSIGN(auto counters, load_counters("", attempt.address, false));
     if (auto t = throttled(counters, now, attempt)) return refuse_throttled(counters, "", attempt, *t).error();
-    bj::object pk;
-    pk["challenge"] = wa::new_challenge();
-    pk["rpId"] = settings_.rp_id;
-    pk["timeout"] = 120000;
-    pk["userVerification"] = "required";
-    pk["allowCredentials"] = bj::array();
-    return begin_ceremony("login", "", std::move(pk), now);
+    return begin_ceremony("login", "", assertion_options({}), now);
   }
 
   Result<SessionInfo> passkey_login_finish(const PasskeyAssertion& a, SignIn& attempt) override {
@@ -505,13 +499,7 @@ class SessionsImpl final : public Sessions {
     for (const auto& k : arr(data_object(row->data), "passkeys"))
       if (k.is_object()) allow.push_back({{"type", "public-key"}, {"id", str(k.as_object(), "id")}});
     if (allow.empty()) return make_error(Errc::invalid, "this account has no passkey: use a TOTP code");
-    bj::object pk;
-    pk["challenge"] = wa::new_challenge();
-    pk["rpId"] = settings_.rp_id;
-    pk["timeout"] = 120000;
-    pk["userVerification"] = "required";
-    pk["allowCredentials"] = std::move(allow);
-    return begin_ceremony("step-up", ctx.subject.user, std::move(pk), c_.clock->now_ms());
+    return begin_ceremony("step-up", ctx.subject.user, assertion_options(std::move(allow)), c_.clock->now_ms());
   }
 
   Result<StepUpToken> step_up_finish(const RequestContext& ctx, const PasskeyAssertion& a) override {
@@ -666,6 +654,19 @@ class SessionsImpl final : public Sessions {
   }
 
   wa::RelyingParty rp() const { return {settings_.rp_id, settings_.origin}; }
+
+  // The publicKey options of navigator.credentials.get: a fresh challenge,
+  // user verification required, `allow` the credentials that may answer
+  // (empty: any passkey of this relying party, a discoverable credential).
+  bj::object assertion_options(bj::array allow) const {
+    bj::object pk;
+    pk["challenge"] = wa::new_challenge();
+    pk["rpId"] = settings_.rp_id;
+    pk["timeout"] = 120000;
+    pk["userVerification"] = "required";
+    pk["allowCredentials"] = std::move(allow);
+    return pk;
+  }
 
   // Checks an assertion against one stored passkey (signature, challenge,
   // origin, UV, counter, backup eligibility) and, if it holds, records the
