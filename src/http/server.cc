@@ -425,8 +425,8 @@ Status serve(vault::Vault& vault, const ServeOptions& opts, std::function<void(u
     if (shared.opts.key.empty()) shared.opts.key = vault.dir() / "tls" / "key.pem";
     MV_TRY(configure_server_tls(shared.tls.native_handle(), shared.opts.cert, shared.opts.key));
     if (!opts.client_ca.empty()) {
-      MV_TRY(configure_client_verification(shared.tls.native_handle(), opts.client_ca, opts.client_crl));
       MV_ASSIGN(auto trust, load_client_trust(opts.client_ca, opts.client_crl));
+      MV_TRY(configure_client_verification(shared.tls.native_handle(), *trust));
       shared.set_client_trust(std::move(trust));
     } else if (!opts.client_crl.empty())
       return make_error(Errc::invalid, "a client CRL needs the client CA (--client-ca)");

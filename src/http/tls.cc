@@ -130,11 +130,9 @@ Status apply_client_trust(SSL* ssl, const ClientTrust& trust) {
   return ok_status();
 }
 
-Status configure_client_verification(SSL_CTX* ctx, const std::filesystem::path& ca,
-                                     const std::filesystem::path& crl) {
-  MV_ASSIGN(auto trust, load_client_trust(ca, crl));
-  SSL_CTX_set1_cert_store(ctx, trust->store);
-  if (STACK_OF(X509_NAME)* names = sk_X509_NAME_deep_copy(trust->names, X509_NAME_dup, X509_NAME_free))
+Status configure_client_verification(SSL_CTX* ctx, const ClientTrust& trust) {
+  SSL_CTX_set1_cert_store(ctx, trust.store);
+  if (STACK_OF(X509_NAME)* names = sk_X509_NAME_deep_copy(trust.names, X509_NAME_dup, X509_NAME_free))
     SSL_CTX_set_client_CA_list(ctx, names);
   // Optional at the TLS level: requests without a certificate go on with
   // other credentials; a certificate that does not verify ends the handshake.

@@ -30,14 +30,6 @@ inline constexpr std::string_view kGroups = "X25519:P-256:P-384";
 Status configure_server_tls(SSL_CTX* ctx, const std::filesystem::path& cert_chain,
                             const std::filesystem::path& key);
 
-// Asks clients for a certificate (optional: a client without one still
-// connects) and verifies any certificate presented against the CA
-// certificates in `ca` (PEM) and, unless `crl` is empty, the revocation list
-// in `crl` (PEM): a revoked, expired or foreign certificate fails the
-// handshake. Errc::io / Errc::invalid for unreadable or unusable files.
-Status configure_client_verification(SSL_CTX* ctx, const std::filesystem::path& ca,
-                                     const std::filesystem::path& crl);
-
 // The trust of client certificates as loaded from the CA and CRL files at
 // one moment: immutable once built, so running handshakes keep the one they
 // started with while a reload (SIGHUP) builds the next.
@@ -49,6 +41,12 @@ class ClientTrust;
 // unreadable or unusable files.
 Result<std::shared_ptr<const ClientTrust>> load_client_trust(const std::filesystem::path& ca,
                                                              const std::filesystem::path& crl);
+
+// Asks clients for a certificate (optional: a client without one still
+// connects) and verifies any certificate presented against `trust` (see
+// load_client_trust): a revoked, expired or foreign certificate fails the
+// handshake.
+Status configure_client_verification(SSL_CTX* ctx, const ClientTrust& trust);
 
 // Makes a new connection (before its handshake) verify client certificates
 // against `trust` instead of the context's store. Errc::internal on failure.
