@@ -60,6 +60,7 @@ const state = {
   chart: null,     // {patient, lists: {kind: resources | null (refused)}, refused}
   grants: new Map(),  // patient id -> {until: Date, name}: break-the-glass grants
   locked: null,    // while locked: {user, patientId, drafts}
+  loads: 0,        // chart loads started (only the newest one clears aria-busy)
 };
 
 // ---- HTTP -----------------------------------------------------------------
@@ -511,6 +512,8 @@ async function loadChart(id) {
 
 async function openPatient(id, { focus = true } = {}) {
   state.patientId = id;
+  const load = ++state.loads;
+  $('patient').setAttribute('aria-busy', 'true');  // until the newest load has ended
   say(t('loading'));
   try {
     const chart = await loadChart(id);
@@ -528,6 +531,8 @@ async function openPatient(id, { focus = true } = {}) {
       fail(t('patient.notfound'));
     }
     else failWith(err);
+  } finally {
+    if (state.loads === load) $('patient').removeAttribute('aria-busy');
   }
 }
 

@@ -179,6 +179,8 @@ export async function startPractice({ resources, users, env = {}, serveArgs = []
       await p.locator('#search-results button', { hasText: name }).click();
       await visible('#patient', p);
       await p.locator('#patient-name', { hasText: name }).waitFor({ timeout: 15000 });
+      // The chart may already show this patient while the new load is still in flight.
+      await p.locator('#patient:not([aria-busy])').waitFor({ timeout: 15000 });
     },
     async close() {
       await browser?.close();
