@@ -20,8 +20,10 @@ constexpr std::array<std::string_view, 13> kRestricted = {
     "GDIS", "TBOO",                                // genetic disease, taboo
 };
 
-constexpr std::array<std::string_view, 6> kRelationshipTypes = {
-    "Appointment", "CareTeam", "Encounter", "EpisodeOfCare", "Patient", "ServiceRequest"};
+// Consent, then the relationship types.
+constexpr std::array<std::string_view, 7> kFactSourceTypes = {
+    "Consent", "Appointment", "CareTeam", "Encounter", "EpisodeOfCare", "Patient", "ServiceRequest"};
+constexpr auto kRelationshipTypes = std::span(kFactSourceTypes).subspan<1>();
 
 const bj::value* member(const bj::object& o, std::string_view key) {
   return o.if_contains(bj::string_view(key.data(), key.size()));
@@ -122,6 +124,10 @@ ConsentRule rule_of(const bj::object& p, bool inherited_deny) {
 
 bool is_relationship_type(std::string_view type) {
   return std::find(kRelationshipTypes.begin(), kRelationshipTypes.end(), type) != kRelationshipTypes.end();
+}
+
+std::span<const std::string_view> fact_source_types(bool relationships) {
+  return std::span<const std::string_view>(kFactSourceTypes).first(relationships ? kFactSourceTypes.size() : 1);
 }
 
 bool is_restricted_label(std::string_view code) {

@@ -5,6 +5,7 @@
 
 #include <boost/json/object.hpp>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -22,6 +23,10 @@ inline constexpr int64_t kReferralWindowMs = 365 * kDayMs;     // after the refe
 // Whether resources of `type` can establish a care relationship (the vault
 // refreshes a patient's facts when one of these, or a Consent, is written).
 bool is_relationship_type(std::string_view type);
+
+// The types a patient's facts are made from: Consent alone, or Consent and
+// every relationship type.
+std::span<const std::string_view> fact_source_types(bool relationships);
 
 // Appends the care relationships `resource` (of `type`/`id`) establishes:
 // Patient.generalPractitioner, CareTeam.participant.member,

@@ -728,13 +728,20 @@ class PostgresStore final : public Store {
     return query_all<VersionRow>(sql, p, "scan", read_version_head);
   }
 
-  Result<std::vector<VersionRow>> compartment(const std::string& patient) override {
+  Result<std::vector<VersionRow>> compartment(const std::string& patient,
+                                              std::span<const std::string_view> types) override {
     Params p;
     p.bytes(patient);
-    return query_all<VersionRow>(
+    std::string sql =
         "SELECT type,id,version,key_id,last_updated,deleted,compartment FROM resource "
-        "WHERE compartment=$1 AND NOT deleted ORDER BY type, id",
-        p, "compartment", read_version_head);
+        "WHERE compartment=$1 AND NOT deleted";
+    for (size_t i = 0; i < types.size(); ++i) {
+      p.bytes(types[i]);  // Params keeps the pointer: the caller's views outlive the query
+      sql += (i ? ",$" : " AND type IN ($") + std::to_string(i + 2);
+    }
+    if (!types.empty()) sql += ")";
+    sql += " ORDER BY type, id";
+    return query_all<VersionRow>(sql, p, "compartment", read_version_head);
   }
 
   Status for_each_current(const std::function<bool(const VersionRow&)>& fn) override {

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cerrno>
 #include <condition_variable>
@@ -133,6 +134,28 @@ void bind_text(sqlite3_stmt* st, int i, const std::string& s) {
 void bind_blob(sqlite3_stmt* st, int i, const std::string& s) {
   sqlite3_bind_blob(st, i, s.data(), static_cast<int>(s.size()), SQLITE_STATIC);
 }
+
+// The SQL of compartment() for n types (0: every type). Statements are cached
+// per connection by the address of their text, so each n has one string for
+// the life of the process; the types themselves are bound. resource_compartment
+// holds (compartment, type, id): one index seek per type.
+constexpr size_t kMaxCompartmentTypes = 16;
+const char* compartment_sql(size_t n) {
+  static const auto sql = [] {
+    std::array<std::string, kMaxCompartmentTypes + 1> out;
+    for (size_t k = 0; k <= kMaxCompartmentTypes; ++k) {
+      std::string& s = out[k];
+      s = "SELECT type,id,version,key_id,last_updated,deleted,compartment FROM resource "
+          "WHERE compartment=?1 AND deleted=0";
+      for (size_t i = 0; i < k; ++i) s += (i ? ",?" : " AND type IN (?") + std::to_string(i + 2);
+      if (k) s += ")";
+      s += " ORDER BY type, id";
+    }
+    return out;
+  }();
+  return sql[n].c_str();
+}
+
 std::string col_text(sqlite3_stmt* st, int i) {
   const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(st, i));
   return p ? std::string(p, static_cast<size_t>(sqlite3_column_bytes(st, i))) : std::string();
@@ -880,11 +903,17 @@ class SqliteStore final : public Store {
     return out;
   }
 
-  Result<std::vector<VersionRow>> compartment(const std::string& patient) override {
+  Result<std::vector<VersionRow>> compartment(const std::string& patient,
+                                              std::span<const std::string_view> types) override {
+    if (types.size() > kMaxCompartmentTypes) return make_error(Errc::internal, "too many types for a compartment query");
     return query_all<VersionRow>(
-        "SELECT type,id,version,key_id,last_updated,deleted,compartment "
-        "FROM resource WHERE compartment=?1 AND deleted=0 ORDER BY type, id",
-        "compartment", [&](sqlite3_stmt* st) { bind_text(st, 1, patient); },
+        compartment_sql(types.size()), "compartment",
+        [&](sqlite3_stmt* st) {
+          bind_text(st, 1, patient);
+          for (size_t i = 0; i < types.size(); ++i)
+            sqlite3_bind_text(st, static_cast<int>(i + 2), types[i].data(), static_cast<int>(types[i].size()),
+                              SQLITE_STATIC);
+        },
         [](sqlite3_stmt* st) { return read_version(st, false); });
   }
 

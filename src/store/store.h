@@ -12,6 +12,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -189,8 +190,11 @@ class Store {
   // Current, non-deleted resources matching the filter: (type, id) keys in
   // the filter's order, without bodies.
   virtual Result<std::vector<VersionRow>> scan(const ScanFilter& filter) = 0;
-  // Every current non-deleted resource of a compartment (for $everything).
-  virtual Result<std::vector<VersionRow>> compartment(const std::string& patient) = 0;
+  // Every current non-deleted resource of a compartment (for $everything),
+  // or only those of the given types (the policy's fact sources), in (type,
+  // id) order, without bodies.
+  virtual Result<std::vector<VersionRow>> compartment(const std::string& patient,
+                                                      std::span<const std::string_view> types) = 0;
   // Visits every current resource (for export), body included, in (type, id)
   // order; stops early if fn returns false.
   virtual Status for_each_current(const std::function<bool(const VersionRow&)>& fn) = 0;

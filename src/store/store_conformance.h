@@ -8,8 +8,10 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <thread>
 
@@ -267,17 +269,38 @@ TEST_P(StoreConformance, CompartmentAndExport) {
   put(row("Condition", "c1", 1, "p"));
   put(row("Condition", "c2", 1, "q"));
   put(row("Organization", "o", 1, ""));
-  auto c = store_->compartment("p");
+  put(row("Consent", "k1", 1, "p"));
+  put(row("Consent", "k2", 1, "q"));
+  put(row("Encounter", "e1", 1, "p"));
+  put(row("Encounter", "e2", 1, "p"));
+  auto c = store_->compartment("p", {});
   ASSERT_TRUE(c.ok());
-  ASSERT_EQ(c->size(), 2u);
+  ASSERT_EQ(c->size(), 5u);
+  // Only the types asked for, in (type, id) order; other compartments never.
+  auto names = [](const std::vector<VersionRow>& rows) {
+    std::vector<std::string> out;
+    for (const auto& r : rows) out.push_back(r.type + "/" + r.id);
+    return out;
+  };
+  const std::array<std::string_view, 3> some = {"Patient", "Encounter", "Consent"};
+  auto f = store_->compartment("p", some);
+  ASSERT_TRUE(f.ok());
+  EXPECT_EQ(names(*f), (std::vector<std::string>{"Consent/k1", "Encounter/e1", "Encounter/e2", "Patient/p"}));
+  auto one = store_->compartment("q", std::span(some).last<1>());
+  ASSERT_TRUE(one.ok());
+  EXPECT_EQ(names(*one), std::vector<std::string>{"Consent/k2"});
+  const std::array<std::string_view, 1> none = {"Observation"};
+  auto empty = store_->compartment("p", none);
+  ASSERT_TRUE(empty.ok());
+  EXPECT_TRUE(empty->empty());
   std::vector<std::string> seen;
   ASSERT_TRUE(store_->for_each_current([&](const VersionRow& r) {
     seen.push_back(r.type + "/" + r.id + ":" + r.body);
     return true;
   }).ok());
-  ASSERT_EQ(seen.size(), 4u);
+  ASSERT_EQ(seen.size(), 8u);
   EXPECT_EQ(seen[0], "Condition/c1:cipher-c1-1");
-  EXPECT_EQ(seen[3], "Patient/p:cipher-p-1");
+  EXPECT_EQ(seen[7], "Patient/p:cipher-p-1");
 }
 
 TEST_P(StoreConformance, Keys) {

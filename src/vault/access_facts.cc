@@ -161,7 +161,7 @@ void AccessFacts::flush_summaries() {
 Status AccessFacts::build_summaries(const std::vector<std::string>& patient_ids) {
   std::map<std::string, Summary> batch;
   for (const auto& id : patient_ids) {
-    MV_ASSIGN(auto rows, c_.store->compartment(id));
+    MV_ASSIGN(auto rows, c_.store->compartment(id, access::fact_source_types(true)));
     const std::string sources = fact_sources(rows);
     if (sources.empty()) continue;  // nothing to open: facts are free
     std::string hash = sources_hash(sources);
@@ -193,23 +193,20 @@ Result<std::shared_ptr<const access::PatientFacts>> AccessFacts::patient(const s
       relationships = it->second.relationships;
     }
   }
-  MV_ASSIGN(auto rows, c_.store->compartment(patient_id));
+  // Only the rows the facts are made from: one index seek per type.
+  MV_ASSIGN(auto rows, c_.store->compartment(patient_id, access::fact_source_types(relationships)));
   std::string sources = fact_sources(rows);
   std::shared_ptr<const access::PatientFacts> f;
-  // Resources load() would open: without any, computing is free and a
-  // summary would only add a read.
-  const auto to_open = std::count_if(rows.begin(), rows.end(), [&](const store::VersionRow& r) {
-    return is_fact_source(r) && (relationships || r.type == "Consent");
-  });
   if (old && sources == old_sources) {
     f = std::move(old);  // nothing they depend on changed: still true
-  } else if (to_open == 0) {
+  } else if (!relationships || rows.empty()) {
+    // Consents only (a patient has a few, often none), or nothing to open:
+    // opening them directly costs what opening a summary would.
     MV_ASSIGN(f, load(patient_id, rows, relationships));
   } else {
     std::string hash = sources_hash(sources);
     if (auto s = stored_summary(patient_id, hash, relationships)) {
       f = std::move(s->facts);
-      relationships = s->relationships;  // may be fuller than asked for
     } else {
       MV_ASSIGN(f, load(patient_id, rows, relationships));
       enqueue_summary(patient_id, Summary{f, std::move(hash), relationships});

@@ -146,13 +146,19 @@ TEST_F(AccessFactsTest, FreshSummaryServesAColdPatientWithoutOpeningResources) {
   EXPECT_EQ((*f)->consents[0].source, "Consent/p1-c");
   EXPECT_TRUE(may_read(**f, "ct1"));
   EXPECT_FALSE(may_read(**f, "stranger"));
-  // A consents-only caller is served by the fuller summary too.
+  // A consents-only caller opens the patient's Consents, which costs what
+  // opening the summary would.
   auto c = facts(*core_);
-  ASSERT_TRUE(c->patient("p1", false).ok());
-  EXPECT_EQ(opened_, 0);
+  auto consents = c->patient("p1", false);
+  ASSERT_TRUE(consents.ok());
+  EXPECT_EQ(opened_, 1);
+  EXPECT_EQ((*consents)->consents.size(), 1u);
+  EXPECT_TRUE((*consents)->relationships.empty());
 }
 
-TEST_F(AccessFactsTest, ConsentsOnlySummaryDoesNotServeRelationships) {
+// Consents-only facts open the Consents alone and never replace a summary
+// (which would then lack the relationships the next clinician needs).
+TEST_F(AccessFactsTest, ConsentsOnlyFactsOpenTheConsentsAndWriteNoSummary) {
   seed(*core_, "p1", "gp1", "ct1");
   {
     auto a = facts(*core_);
@@ -160,15 +166,22 @@ TEST_F(AccessFactsTest, ConsentsOnlySummaryDoesNotServeRelationships) {
     EXPECT_EQ(opened_, 1) << "only the Consent";
     a->flush_summaries();
   }
+  EXPECT_TRUE(raw_summary("p1").empty());
   opened_ = 0;
-  auto b = facts(*core_);
-  ASSERT_TRUE(b->patient("p1", false).ok());
-  EXPECT_EQ(opened_, 0);
   auto c = facts(*core_);
   auto f = c->patient("p1", true);
   ASSERT_TRUE(f.ok());
   EXPECT_EQ(opened_, 5) << "relationships needed: computed from the resources";
   EXPECT_TRUE(has_actor(**f, "Practitioner/ct1"));
+  c->flush_summaries();
+  const std::string full = raw_summary("p1");
+  EXPECT_FALSE(full.empty());
+  opened_ = 0;
+  auto d = facts(*core_);
+  ASSERT_TRUE(d->patient("p1", false).ok());
+  EXPECT_EQ(opened_, 1);
+  d->flush_summaries();
+  EXPECT_EQ(raw_summary("p1"), full) << "the fuller summary stays";
 }
 
 // With nothing to open (no Consent, relationships not needed) the facts cost

@@ -287,7 +287,7 @@ class RepositoryImpl final : public Repository {
     if (!patient || patient->deleted)
       return refuse(ctx, std::move(e), "4", make_error(Errc::not_found, "Patient/" + patient_id + " not found"));
     MV_TRY(authorize(ctx, Action::everything, {"Patient", patient_id, patient_id, nullptr}, e, true));
-    MV_ASSIGN(auto rows, c_.store->compartment(patient_id));
+    MV_ASSIGN(auto rows, c_.store->compartment(patient_id, {}));
     std::vector<StoredResource> out;
     for (const auto& row : rows) {
       MV_ASSIGN(auto d, decide(ctx, Action::everything, {row.type, row.id, row.compartment, nullptr}));
