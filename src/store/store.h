@@ -245,6 +245,10 @@ class Store {
   // Checkpoints and truncates the write-ahead log (after key rotation, so no
   // retired wrapped key stays in the WAL).
   virtual Status compact() = 0;
+  // A hint that large write transactions follow (an import): the SQLite
+  // engine gives its writer a bigger page cache from then on. Engines
+  // without a use for it ignore it.
+  virtual void expect_bulk_writes() {}
 
   // A consistent copy of the whole store for backups (src/backup): the
   // engine's own image (SQLite: a database file) handed to `sink` in pieces

@@ -313,6 +313,7 @@ class RepositoryImpl final : public Repository {
     ImportStats stats;
     auto probe = c_.entry(ctx, "import");
     MV_TRY(authorize(ctx, Action::import, {"", "", "", nullptr}, probe));
+    c_.store->expect_bulk_writes();
     MV_ASSIGN(auto txn, c_.store->begin());
     KeyManager::Staging staging(*c_.keys);
     std::vector<audit::Entry> entries;
