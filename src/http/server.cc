@@ -1,14 +1,13 @@
 // The listener and the connections: TLS, HTTP/1.1 keep-alive, limits and
 // timeouts. The only file that includes Beast.
 //
-// N threads each run an io_context of their own (no locking between them, no
-// thread woken for another's work); the listener deals connections out in
-// turn, and a connection stays on its thread. Timeouts: the TLS handshake and the first request's headers must
+// Each connection is a Session on its own strand; the io_context runs on N
+// threads. Timeouts: the TLS handshake and the first request's headers must
 // complete within header_timeout_s (a slow client cannot hold a connection
 // open by trickling bytes); a keep-alive connection may wait idle_timeout_s
 // for its next request, and a body must arrive within idle_timeout_s.
 // Handlers run synchronously on the I/O thread (repository calls are short
-// SQLite calls); the other threads keep serving their connections.
+// SQLite calls); the other threads keep serving other connections.
 #include "http/server.h"
 
 #include <boost/asio/dispatch.hpp>
@@ -16,6 +15,7 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/ssl.hpp>
+#include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
@@ -340,8 +340,8 @@ class Session : public std::enable_shared_from_this<Session> {
 
 class Listener : public std::enable_shared_from_this<Listener> {
  public:
-  Listener(std::vector<std::unique_ptr<net::io_context>>& contexts, tcp::acceptor acceptor, Shared& shared)
-      : contexts_(contexts), acceptor_(std::move(acceptor)), sh_(shared) {}
+  Listener(net::io_context& ioc, tcp::acceptor acceptor, Shared& shared)
+      : ioc_(ioc), acceptor_(std::move(acceptor)), sh_(shared) {}
 
   void start() { do_accept(); }
   void stop() {
@@ -353,9 +353,8 @@ class Listener : public std::enable_shared_from_this<Listener> {
 
  private:
   void do_accept() {
-    // The next connection goes to the next thread's io_context.
-    net::io_context& next = *contexts_[next_++ % contexts_.size()];
-    acceptor_.async_accept(next, beast::bind_front_handler(&Listener::on_accept, shared_from_this()));
+    acceptor_.async_accept(net::make_strand(ioc_),
+                           beast::bind_front_handler(&Listener::on_accept, shared_from_this()));
   }
 
   void on_accept(beast::error_code ec, tcp::socket socket) {
@@ -372,8 +371,7 @@ class Listener : public std::enable_shared_from_this<Listener> {
     do_accept();
   }
 
-  std::vector<std::unique_ptr<net::io_context>>& contexts_;
-  size_t next_ = 0;
+  net::io_context& ioc_;
   tcp::acceptor acceptor_;
   Shared& sh_;
 };
@@ -439,13 +437,7 @@ Status serve(vault::Vault& vault, const ServeOptions& opts, std::function<void(u
     // flowing while writes wait for the disk.
     const unsigned threads = opts.threads > 0 ? static_cast<unsigned>(opts.threads)
                                               : 4 * std::max(1u, std::thread::hardware_concurrency());
-    std::vector<std::unique_ptr<net::io_context>> contexts;
-    std::vector<net::executor_work_guard<net::io_context::executor_type>> keep_running;
-    for (unsigned i = 0; i < threads; ++i) {
-      contexts.push_back(std::make_unique<net::io_context>(1));
-      keep_running.push_back(net::make_work_guard(*contexts.back()));
-    }
-    net::io_context& ioc = *contexts.front();  // the listener, signals and timers
+    net::io_context ioc(static_cast<int>(threads));
     tcp::acceptor acceptor(ioc);
     boost::system::error_code ec;
     acceptor.open(endpoint.protocol(), ec);
@@ -474,14 +466,14 @@ Status serve(vault::Vault& vault, const ServeOptions& opts, std::function<void(u
     shared.api = std::make_unique<Api>(vault, shared.metrics, std::move(api_opts));
     shared.audit = vault.audit_log();
 
-    auto listener = std::make_shared<Listener>(contexts, std::move(acceptor), shared);
+    auto listener = std::make_shared<Listener>(ioc, std::move(acceptor), shared);
     listener->start();
     net::signal_set signals(ioc, SIGINT, SIGTERM);
     signals.async_wait([&](const boost::system::error_code& sec, int) {
       if (sec) return;
       log::event(log::Level::info, {{"event", "stopping"}});
       listener->stop();
-      for (auto& c : contexts) c->stop();
+      ioc.stop();
     });
 
     // SIGHUP re-reads the client CA and CRL files (a new CRL after a card is
@@ -534,11 +526,11 @@ Status serve(vault::Vault& vault, const ServeOptions& opts, std::function<void(u
 
     std::vector<std::thread> pool;
     pool.reserve(threads - 1);
-    for (unsigned i = 1; i < threads; ++i) pool.emplace_back([c = contexts[i].get()] { c->run(); });
+    for (unsigned i = 1; i < threads; ++i) pool.emplace_back([&ioc] { ioc.run(); });
     ioc.run();
     for (auto& t : pool) t.join();
-    // Callbacks of appends still in flight post to these io_contexts: let
-    // them finish before they go away (their handlers are then never run).
+    // Callbacks of appends still in flight post to this io_context: let them
+    // finish before it goes away (their handlers are then never run).
     while (shared.held_answers.load() != 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
     return ok_status();
   } catch (const std::exception&) {
