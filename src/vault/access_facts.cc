@@ -60,17 +60,12 @@ Status put_meta(Core& c, audit::Entry e, const std::string& key, const std::stri
 
 namespace {
 
-bool is_fact_source(const store::VersionRow& row) {
-  return row.type == "Consent" || access::is_relationship_type(row.type);
-}
-
 // What a patient's facts are made from: the current (type, id, version,
-// deleted) of every relationship and consent resource in the compartment.
+// deleted) of the rows Store::compartment gave for access::fact_source_types.
 std::string fact_sources(const std::vector<store::VersionRow>& rows) {
   std::string out;
   for (const auto& row : rows)
-    if (is_fact_source(row))
-      out += row.type + '/' + row.id + '/' + std::to_string(row.version) + (row.deleted ? "d\n" : "\n");
+    out += row.type + '/' + row.id + '/' + std::to_string(row.version) + (row.deleted ? "d\n" : "\n");
   return out;
 }
 
@@ -166,7 +161,7 @@ Status AccessFacts::build_summaries(const std::vector<std::string>& patient_ids)
     if (sources.empty()) continue;  // nothing to open: facts are free
     std::string hash = sources_hash(sources);
     if (stored_summary(id, hash, true)) continue;  // already fresh
-    MV_ASSIGN(auto f, load(id, rows, true));
+    MV_ASSIGN(auto f, load(id, rows));
     batch[id] = Summary{std::move(f), std::move(hash), true};
     if (batch.size() >= kSummaryBatch) {
       MV_TRY(write_summaries(batch));
@@ -202,13 +197,13 @@ Result<std::shared_ptr<const access::PatientFacts>> AccessFacts::patient(const s
   } else if (!relationships || rows.empty()) {
     // Consents only (a patient has a few, often none), or nothing to open:
     // opening them directly costs what opening a summary would.
-    MV_ASSIGN(f, load(patient_id, rows, relationships));
+    MV_ASSIGN(f, load(patient_id, rows));
   } else {
     std::string hash = sources_hash(sources);
     if (auto s = stored_summary(patient_id, hash, relationships)) {
       f = std::move(s->facts);
     } else {
-      MV_ASSIGN(f, load(patient_id, rows, relationships));
+      MV_ASSIGN(f, load(patient_id, rows));
       enqueue_summary(patient_id, Summary{f, std::move(hash), relationships});
     }
   }
@@ -222,13 +217,11 @@ Result<std::shared_ptr<const access::PatientFacts>> AccessFacts::patient(const s
 }
 
 Result<std::shared_ptr<const access::PatientFacts>> AccessFacts::load(const std::string& patient_id,
-                                                                      const std::vector<store::VersionRow>& rows,
-                                                                      bool relationships) {
+                                                                      const std::vector<store::VersionRow>& rows) {
   auto f = std::make_shared<access::PatientFacts>();
   f->patient = patient_id;
   for (const auto& row : rows) {
     const bool consent = row.type == "Consent";
-    if (!is_fact_source(row) || (!consent && !relationships)) continue;
     MV_ASSIGN(auto full, c_.store->version(row.type, row.id, row.version));
     if (!full || full->deleted) continue;
     MV_ASSIGN(auto json, open_(*full));

@@ -94,9 +94,10 @@ class AccessFacts {
     std::optional<access::BreakGlassGrant> grant;
     int64_t loaded_ms = 0;
   };
+  // Facts from the fact-source rows of a compartment (Consents alone, or
+  // Consents and relationship resources: access::fact_source_types).
   Result<std::shared_ptr<const access::PatientFacts>> load(const std::string& patient_id,
-                                                            const std::vector<store::VersionRow>& rows,
-                                                            bool relationships);
+                                                            const std::vector<store::VersionRow>& rows);
 
   // A summary waiting to be sealed and written.
   struct Summary {
