@@ -103,6 +103,13 @@ class AccessFactsTest : public ::testing::Test {
     return access::make_policy()->decide(who, access::Action::read, t, "TREAT").permit;
   }
 
+  // A cold load with relationships, its summary written before returning.
+  void write_summary(const std::string& patient) {
+    auto a = facts(*core_);
+    ASSERT_TRUE(a->patient(patient, true).ok());
+    a->flush_summaries();
+  }
+
   std::string raw_summary(const std::string& patient) {
     auto s = core_->store->facts_summary(patient);
     EXPECT_TRUE(s.ok());
@@ -201,11 +208,7 @@ TEST_F(AccessFactsTest, NothingToOpenNeedsNoSummary) {
 
 TEST_F(AccessFactsTest, ChangeByAnotherNodeMakesTheSummaryStale) {
   seed(*core_, "p1", "gp1", "ct1");
-  {
-    auto a = facts(*core_);
-    ASSERT_TRUE(a->patient("p1", true).ok());
-    a->flush_summaries();
-  }
+  write_summary("p1");
   // Another node replaces the care team's member and withdraws the consent.
   auto other = make_core();
   put(*other, "CareTeam", "p1-ct", "p1", care_team("p1", "ct2"));
@@ -235,11 +238,7 @@ TEST_F(AccessFactsTest, ChangeByAnotherNodeMakesTheSummaryStale) {
 TEST_F(AccessFactsTest, TamperedOrMovedSummaryIsIgnored) {
   seed(*core_, "p1", "gp1", "ct1");
   seed(*core_, "p2", "gp2", "ct2");
-  {
-    auto a = facts(*core_);
-    ASSERT_TRUE(a->patient("p1", true).ok());
-    a->flush_summaries();
-  }
+  write_summary("p1");
   const std::string p1_row = raw_summary("p1");
   ASSERT_FALSE(p1_row.empty());
 
@@ -274,11 +273,7 @@ TEST_F(AccessFactsTest, TamperedOrMovedSummaryIsIgnored) {
 
 TEST_F(AccessFactsTest, SummaryIsSealedUnderTheVaultsKey) {
   seed(*core_, "patient-zeta", "gp-omega", "ct-sigma");
-  {
-    auto a = facts(*core_);
-    ASSERT_TRUE(a->patient("patient-zeta", true).ok());
-    a->flush_summaries();
-  }
+  write_summary("patient-zeta");
   const std::string row = raw_summary("patient-zeta");
   ASSERT_FALSE(row.empty());
   for (const char* clear : {"patient-zeta", "gp-omega", "ct-sigma", "Practitioner", "Consent", "care-team", "\"r\""})
