@@ -317,11 +317,19 @@ void Log::writer_loop() {
     batch.reserve(n);
     for (auto& p : taken)
       for (auto& e : p.entries) batch.push_back(std::move(e));
-    const Status st = batch.empty() ? ok_status() : write_batch(std::move(batch));
+    // A batch's commit syncs the WAL after every commit made before it was
+    // queued; callers with nothing to append wait for a sync of their own.
+    const Status st = batch.empty() ? sync_store() : write_batch(std::move(batch));
     for (auto& p : taken) p.done(st);
     taken.clear();
     lk.lock();
   }
+}
+
+Status Log::sync_store() {
+  if (auto st = store_.sync(); !st.ok())
+    return make_error(Errc::unavailable, "cannot make the change durable: " + st.error().message);
+  return ok_status();
 }
 
 Status Log::write_batch(std::vector<Entry> batch) {

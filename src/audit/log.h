@@ -113,6 +113,10 @@ class Log {
   // runs exactly once, on the writer thread, after the batch holding them
   // committed (ok) or failed (Errc::unavailable); it must be quick and must
   // not append. Pending entries are written before the Log is destroyed.
+  // Either way `done` is told ok only once the entries and every store
+  // transaction committed before the call are on disk: with no entries, it
+  // waits for that alone (a write committed with commit_unsynced()), sharing
+  // the fsync of the batch written meanwhile.
   using Done = std::function<void(Status)>;
   void append_async(std::vector<Entry> entries, Done done);
 
@@ -183,6 +187,7 @@ class Log {
     Done done;
   };
   void writer_loop();
+  Status sync_store();
   std::mutex q_mu_;
   std::condition_variable q_cv_;
   std::vector<Pending> queue_;

@@ -234,6 +234,21 @@ TEST_F(LogTest, AsyncAppendsAreDurableBeforeTheirCallbackAndKeptTogether) {
   EXPECT_EQ(v->entries, 3u * kCalls);
 }
 
+// No entries: a caller that committed a write with commit_unsynced() waits
+// for the disk alone; it is told ok, alone or with a batch written meanwhile.
+TEST_F(LogTest, AsyncAppendWithoutEntriesReportsTheStoreSynced) {
+  std::promise<Status> alone;
+  log_->append_async({}, [&](Status st) { alone.set_value(std::move(st)); });
+  Status st = alone.get_future().get();
+  ASSERT_TRUE(st.ok()) << st.error().message;
+  std::promise<Status> with_batch;
+  log_->append_async({make_entry(1)}, [](Status) {});
+  log_->append_async({}, [&](Status st) { with_batch.set_value(std::move(st)); });
+  st = with_batch.get_future().get();
+  ASSERT_TRUE(st.ok()) << st.error().message;
+  EXPECT_EQ(log_->size(), 1u);
+}
+
 TEST_F(LogTest, AsyncAppendToADamagedLogCallsBackWithAnError) {
   append(0, 5);
   sql("UPDATE audit SET chain = x'00' WHERE seq = 5");

@@ -172,7 +172,7 @@ int main(int argc, char** argv) {
   auto* serve = app.add_subcommand("serve", "run the HTTPS FHIR server");
   serve_c.add_to(serve);
   serve->add_option("--listen", serve_opts.listen, "HOST:PORT (port 0: any free port)");
-  serve->add_option("--threads", serve_opts.threads, "worker threads (0: 4 per core)");
+  serve->add_option("--threads", serve_opts.threads, "worker threads (0: 2 per core)");
   mv::audit::SyslogOptions syslog_opts;
   serve->add_option("--syslog", syslog_opts.url,
                     "forward the audit log to this syslog collector: tcp://HOST:PORT or tls://HOST:PORT");

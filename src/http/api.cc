@@ -280,9 +280,14 @@ Response Api::dispatch(const Request& req) {
                 parse_prefer(req.prefer)};
   call.limits.max_bytes = opts_.max_body;
   std::vector<audit::Entry> held;
-  if (req.hold_for_audit) ctx.deferred_audit = &held;
+  bool unsynced = false;
+  if (req.hold_for_audit) {
+    ctx.deferred_audit = &held;
+    ctx.unsynced_write = &unsynced;
+  }
   Response out = handle_fhir(call);
   out.held_audit = std::move(held);
+  out.held_sync = unsynced;
   return finish(std::move(out));
 }
 

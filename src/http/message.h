@@ -36,7 +36,8 @@ struct Request {
   bool client_loopback = false;  // the peer is on the loopback interface
   std::string request_id;      // assigned by the server, never taken from the client
   // The server will hold the response until its audit entries are durable:
-  // FHIR reads then return them in Response::held_audit instead of waiting.
+  // FHIR reads then return them in Response::held_audit instead of waiting,
+  // and FHIR writes commit without waiting for the disk (held_sync).
   bool hold_for_audit = false;
 };
 
@@ -51,6 +52,9 @@ struct Response {
   // hold_for_audit): the server sends nothing before they are durable, and
   // answers 503 instead if they cannot be written.
   std::vector<audit::Entry> held_audit;
+  // A write committed without waiting for the disk (only with
+  // hold_for_audit): the server sends nothing before it is durable either.
+  bool held_sync = false;
 
   void set(std::string name, std::string value) {
     for (auto& [n, v] : headers)

@@ -20,7 +20,7 @@ struct ServeOptions {
   std::string listen = "127.0.0.1:8443";
   // Default DIR/tls/cert.pem and DIR/tls/key.pem (DIR: the vault directory).
   std::filesystem::path cert, key;
-  int threads = 0;  // I/O threads; 0 = 4 per core (reads wait for their audit entry off-thread)
+  int threads = 0;  // I/O threads; 0 = 2 per core (answers wait for the disk off-thread)
   size_t max_header = 16 * 1024;          // request line + headers; more: 431
   size_t max_body = 16 * 1024 * 1024;     // more: 413
   size_t max_connections = 1024;          // more are closed at once

@@ -693,7 +693,8 @@ class PostgresStore final : public Store {
     return query_all<VersionRow>(sql, p, "history", read_version_body);
   }
 
-  Result<std::vector<VersionRow>> scan(const ScanFilter& f) override {
+  using Store::scan;
+  Status scan(const ScanFilter& f, const std::function<bool(const VersionRow&)>& fn) override {
     // The SQL depends only on the filter's shape (how many terms, which
     // bounds), so each shape is prepared once per connection.
     std::string sql =
@@ -725,7 +726,10 @@ class PostgresStore final : public Store {
       p.i64(*f.updated_to_ms);
     }
     sql += f.newest_first ? " ORDER BY last_updated DESC, id" : " ORDER BY id";
-    return query_all<VersionRow>(sql, p, "scan", read_version_head);
+    MV_ASSIGN(auto rows, query_all<VersionRow>(sql, p, "scan", read_version_head));
+    for (const auto& r : rows)
+      if (!fn(r)) break;
+    return ok_status();
   }
 
   Result<std::vector<VersionRow>> compartment(const std::string& patient,

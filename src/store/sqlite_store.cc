@@ -82,6 +82,7 @@ class Conn {
 
   ~Conn() {
     for (auto& [k, st] : stmts_) sqlite3_finalize(st);
+    for (auto& [k, st] : built_) sqlite3_finalize(st);
     sqlite3_close_v2(db_);
   }
 
@@ -112,10 +113,32 @@ class Conn {
     return st;
   }
 
+  // The same for SQL built at run time (a search's shape: how many terms and
+  // tokens), keyed by its text; at most kMaxBuilt shapes are kept.
+  Result<sqlite3_stmt*> built(const std::string& sql) {
+    auto it = built_.find(sql);
+    if (it != built_.end()) {
+      sqlite3_reset(it->second);
+      sqlite3_clear_bindings(it->second);
+      return it->second;
+    }
+    if (built_.size() >= kMaxBuilt) {
+      for (auto& [k, st] : built_) sqlite3_finalize(st);
+      built_.clear();
+    }
+    sqlite3_stmt* st = nullptr;
+    if (sqlite3_prepare_v3(db_, sql.c_str(), -1, SQLITE_PREPARE_PERSISTENT, &st, nullptr) != SQLITE_OK)
+      return db_error(db_, "prepare");
+    built_.emplace(sql, st);
+    return st;
+  }
+
  private:
+  static constexpr size_t kMaxBuilt = 64;
   explicit Conn(sqlite3* db) : db_(db) {}
   sqlite3* db_;
   std::unordered_map<const char*, sqlite3_stmt*> stmts_;
+  std::unordered_map<std::string, sqlite3_stmt*> built_;
 };
 
 // RAII for a one-off prepared statement (dynamic SQL).
@@ -388,10 +411,10 @@ std::optional<Error> register_stream_vfs() {
 
 class SqliteStore;
 
-// Group fsync of the WAL file. A committer takes a ticket right after its
-// COMMIT (still under the writer lock, so tickets follow commit order), then
-// waits until a sync that started after its ticket was issued has finished;
-// one thread syncs for everyone waiting. The file is opened for each sync:
+// Group fsync of the WAL file. A committer takes a ticket after its COMMIT
+// (commit_unsynced() callers: Store::sync() takes one later), then waits
+// until a sync that started after its ticket was issued has finished; one
+// thread syncs for everyone waiting. The file is opened for each sync:
 // fdatasync on any descriptor flushes the file, and SQLite may recreate the
 // WAL file between two commits of other processes.
 class WalSync {
@@ -710,11 +733,15 @@ class SqliteTransaction final : public Transaction {
   // Committed and durable, or an error. The writer lock is released before
   // the fsync, so the next writer starts while this one waits for the disk.
   Status commit() override {
+    MV_TRY(commit_unsynced());
+    return sync_.wait(sync_.ticket());
+  }
+
+  Status commit_unsynced() override {
     MV_TRY(c_.exec("COMMIT"));
     done_ = true;
-    const uint64_t ticket = sync_.ticket();
     lock_.unlock();
-    return sync_.wait(ticket);
+    return ok_status();
   }
 
  private:
@@ -802,7 +829,7 @@ class SqliteStore final : public Store {
         checkpointer_(std::make_unique<Checkpointer>(path_, writer_->db())) {}
 
   // Makes everything committed so far durable (after migrations).
-  Status sync() { return wal_sync_.wait(wal_sync_.ticket()); }
+  Status sync() override { return wal_sync_.wait(wal_sync_.ticket()); }
 
   Result<std::unique_ptr<Transaction>> begin() override {
     std::unique_lock<std::mutex> lock(writer_mu_);
@@ -867,42 +894,63 @@ class SqliteStore final : public Store {
     return out;
   }
 
-  Result<std::vector<VersionRow>> scan(const ScanFilter& f) override {
+  using Store::scan;
+  Status scan(const ScanFilter& f, const std::function<bool(const VersionRow&)>& fn) override {
+    // In id order, the first term with a single token drives the query: its
+    // index entries (type, param, token, id) come in id order, so rows are
+    // produced one at a time and a caller that stops after a page never
+    // reads the thousands of candidates of a common name prefix. CROSS JOIN
+    // keeps SQLite from reordering the loops. Otherwise the candidates are
+    // gathered (and sorted) first.
+    const IndexTerm* driver = nullptr;
+    if (!f.newest_first)
+      for (const auto& t : f.terms)
+        if (t.tokens.size() == 1) {
+          driver = &t;
+          break;
+        }
     std::string sql =
-        "SELECT type,id,version,key_id,last_updated,deleted,compartment FROM resource r "
-        "WHERE type=?1 AND deleted=0";
+        "SELECT r.type,r.id,r.version,r.key_id,r.last_updated,r.deleted,r.compartment FROM ";
+    sql += driver ? "search_token s CROSS JOIN resource r ON r.type=s.type AND r.id=s.id "
+                    "WHERE s.type=?1 AND s.param=? AND s.token=? AND r.deleted=0"
+                  : "resource r WHERE r.type=?1 AND r.deleted=0";
     for (const auto& t : f.terms) {
-      sql += " AND id IN (SELECT id FROM search_token WHERE type=?1 AND param=? AND token IN (";
+      if (&t == driver) continue;
+      sql += " AND r.id IN (SELECT id FROM search_token WHERE type=?1 AND param=? AND token IN (";
       for (size_t i = 0; i < t.tokens.size(); ++i) sql += i ? ",?" : "?";
       sql += "))";
     }
     if (!f.ids.empty()) {
-      sql += " AND id IN (";
+      sql += " AND r.id IN (";
       for (size_t i = 0; i < f.ids.size(); ++i) sql += i ? ",?" : "?";
       sql += ")";
     }
-    if (f.updated_from_ms) sql += " AND last_updated >= ?";
-    if (f.updated_to_ms) sql += " AND last_updated < ?";
-    sql += f.newest_first ? " ORDER BY last_updated DESC, id" : " ORDER BY id";
+    if (f.updated_from_ms) sql += " AND r.last_updated >= ?";
+    if (f.updated_to_ms) sql += " AND r.last_updated < ?";
+    sql += driver ? " ORDER BY s.id" : f.newest_first ? " ORDER BY r.last_updated DESC, r.id" : " ORDER BY r.id";
 
     MV_ASSIGN(auto c, reader());
-    OwnedStmt os;
-    if (sqlite3_prepare_v2(c->db(), sql.c_str(), -1, &os.st, nullptr) != SQLITE_OK)
-      return db_error(c->db(), "prepare scan");
+    MV_ASSIGN(sqlite3_stmt * st, c->built(sql));
+    Reset r{st};
     int i = 1;
-    bind_text(os.st, i++, f.type);
-    for (const auto& t : f.terms) {
-      bind_text(os.st, i++, t.param);
-      for (const auto& tok : t.tokens) bind_blob(os.st, i++, tok);
+    bind_text(st, i++, f.type);
+    if (driver) {
+      bind_text(st, i++, driver->param);
+      bind_blob(st, i++, driver->tokens.front());
     }
-    for (const auto& id : f.ids) bind_text(os.st, i++, id);
-    if (f.updated_from_ms) sqlite3_bind_int64(os.st, i++, *f.updated_from_ms);
-    if (f.updated_to_ms) sqlite3_bind_int64(os.st, i++, *f.updated_to_ms);
-    std::vector<VersionRow> out;
+    for (const auto& t : f.terms) {
+      if (&t == driver) continue;
+      bind_text(st, i++, t.param);
+      for (const auto& tok : t.tokens) bind_blob(st, i++, tok);
+    }
+    for (const auto& id : f.ids) bind_text(st, i++, id);
+    if (f.updated_from_ms) sqlite3_bind_int64(st, i++, *f.updated_from_ms);
+    if (f.updated_to_ms) sqlite3_bind_int64(st, i++, *f.updated_to_ms);
     int rc;
-    while ((rc = sqlite3_step(os.st)) == SQLITE_ROW) out.push_back(read_version(os.st, false));
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+      if (!fn(read_version(st, false))) return ok_status();
     if (rc != SQLITE_DONE) return db_error(c->db(), "scan");
-    return out;
+    return ok_status();
   }
 
   Result<std::vector<VersionRow>> compartment(const std::string& patient,

@@ -170,6 +170,11 @@ class Transaction {
   // not interleave with the next writer (the audit head). Without commit(),
   // destruction rolls back.
   virtual Status commit() = 0;
+  // Commits without waiting for the disk: the change is visible at once but
+  // may be lost in a power cut until Store::sync() (or any later commit())
+  // returns, so the caller acknowledges nothing before that. For a server
+  // that waits off-thread. Engines whose COMMIT is durable just commit().
+  virtual Status commit_unsynced() { return commit(); }
 };
 
 class Store {
@@ -178,6 +183,9 @@ class Store {
 
   // One writer at a time; begin() blocks until the previous transaction ends.
   virtual Result<std::unique_ptr<Transaction>> begin() = 0;
+  // Returns once every transaction committed before the call is on disk
+  // (SQLite: one fdatasync of the WAL, shared by concurrent callers).
+  virtual Status sync() { return ok_status(); }
 
   virtual Result<std::optional<VersionRow>> current(const std::string& type,
                                                     const std::string& id) = 0;
@@ -187,9 +195,22 @@ class Store {
   virtual Result<std::vector<VersionRow>> history(const std::string& type, const std::string& id,
                                                   std::optional<int64_t> since_ms,
                                                   size_t limit) = 0;
-  // Current, non-deleted resources matching the filter: (type, id) keys in
-  // the filter's order, without bodies.
-  virtual Result<std::vector<VersionRow>> scan(const ScanFilter& filter) = 0;
+  // Current, non-deleted resources matching the filter, without bodies, in
+  // the filter's order, handed to `fn` one at a time until it returns false.
+  // The visitor may read the store meanwhile. On SQLite a filter with a
+  // one-token term and id order streams from that term's index entries, so
+  // a caller that stops after a page reads a page, however common the name
+  // prefix (issue 8); PostgreSQL collects the matches first.
+  virtual Status scan(const ScanFilter& filter, const std::function<bool(const VersionRow&)>& fn) = 0;
+  // Every match at once.
+  Result<std::vector<VersionRow>> scan(const ScanFilter& filter) {
+    std::vector<VersionRow> out;
+    MV_TRY(scan(filter, [&](const VersionRow& r) {
+      out.push_back(r);
+      return true;
+    }));
+    return out;
+  }
   // Every current non-deleted resource of a compartment (for $everything),
   // or only those of the given types (the policy's fact sources), in (type,
   // id) order, without bodies.

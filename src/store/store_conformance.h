@@ -193,6 +193,23 @@ TEST_P(StoreConformance, TransactionSeesItsOwnWrites) {
   ASSERT_TRUE((*txn)->commit().ok());
 }
 
+// commit_unsynced(): the change is visible at once; sync() then returns ok.
+TEST_P(StoreConformance, CommitUnsyncedIsVisibleAndSyncs) {
+  auto txn = store_->begin();
+  ASSERT_TRUE(txn.ok());
+  ASSERT_TRUE((*txn)->put_version(row("Patient", "u", 1)).ok());
+  ASSERT_TRUE((*txn)->commit_unsynced().ok());
+  txn->reset();
+  auto cur = store_->current("Patient", "u");
+  ASSERT_TRUE(cur.ok() && cur->has_value());
+  EXPECT_EQ((*cur)->version, 1u);
+  EXPECT_TRUE(store_->sync().ok());
+  auto next = store_->begin();  // the writer lock was released
+  ASSERT_TRUE(next.ok());
+  EXPECT_TRUE((*next)->put_version(row("Patient", "u", 2)).ok());
+  EXPECT_TRUE((*next)->commit().ok());
+}
+
 TEST_P(StoreConformance, ScanWithTokens) {
   auto tok = [](const std::string& p, const std::string& t) { return IndexToken{p, t}; };
   put(row("Patient", "a", 1, "a", 100), {tok("name", "T1"), tok("gender", "F")});
@@ -237,6 +254,42 @@ TEST_P(StoreConformance, ScanWithTokens) {
   ASSERT_TRUE(r.ok());
   ASSERT_EQ(r->size(), 1u);
   EXPECT_EQ((*r)[0].id, "a");
+}
+
+// The visitor form: rows one at a time in id order (a one-token term drives
+// the SQLite query), the visitor may read the store, and returning false
+// stops the scan. A deleted resource's tokens are gone with it.
+TEST_P(StoreConformance, ScanVisitorStreamsInIdOrderAndStops) {
+  for (const char* id : {"e", "b", "d", "a", "c"})
+    put(row("Patient", id, 1, id, 100), {{"name", "SMI"}, {"gender", "F"}});
+  put(row("Patient", "f", 1, "f", 300), {{"name", "SMI"}, {"gender", "M"}});
+  auto gone = row("Patient", "c", 2);
+  gone.deleted = true;
+  put(gone, {});
+
+  ScanFilter f;
+  f.type = "Patient";
+  f.terms = {{"name", {"SMI"}}};
+  std::vector<std::string> seen;
+  auto st = store_->scan(f, [&](const VersionRow& r) {
+    auto cur = store_->current(r.type, r.id);  // reading meanwhile
+    EXPECT_TRUE(cur.ok() && cur->has_value());
+    seen.push_back(r.id);
+    return seen.size() < 3;
+  });
+  ASSERT_TRUE(st.ok()) << st.error().message;
+  EXPECT_EQ(seen, (std::vector<std::string>{"a", "b", "d"}));
+
+  // The driving term with another term, ids and a time bound.
+  f.terms = {{"name", {"SMI"}}, {"gender", {"F", "X"}}};
+  f.ids = {"a", "d", "e", "f", "zz"};
+  f.updated_to_ms = 200;
+  auto r = store_->scan(f);
+  ASSERT_TRUE(r.ok());
+  ASSERT_EQ(r->size(), 3u);
+  EXPECT_EQ((*r)[0].id, "a");
+  EXPECT_EQ((*r)[1].id, "d");
+  EXPECT_EQ((*r)[2].id, "e");
 }
 
 TEST_P(StoreConformance, ReindexReplacesTokensAndDeletedAreHidden) {

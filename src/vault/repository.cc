@@ -222,7 +222,6 @@ class RepositoryImpl final : public Repository {
       }
       f.terms.push_back(std::move(term));
     }
-    MV_ASSIGN(auto rows, c_.store->scan(f));
 
     // Candidates are walked in the scan's order and checked one by one (the
     // coarse decision, then decryption for the residual filter and the
@@ -237,38 +236,48 @@ class RepositoryImpl final : public Repository {
     size_t matched = 0;
     bool exhausted = true;
     std::set<std::string> patients;
-    for (auto& row : rows) {
+    // The visitor returns false to stop the scan; an error stops it too and
+    // is kept for after.
+    Status failed = ok_status();
+    auto visit = [&](const store::VersionRow& row) -> Result<bool> {
       MV_ASSIGN(auto d, decide(ctx, Action::search, {row.type, row.id, row.compartment, nullptr}));
-      if (!d.permit) continue;
+      if (!d.permit) return true;
       MV_ASSIGN(auto full, c_.store->version(row.type, row.id, row.version));
-      if (!full) continue;  // replaced since the scan: skip
+      if (!full) return true;  // replaced since the scan: skip
       MV_ASSIGN(auto sr, open_row(*full));
       if (q.residual) {
         auto parsed = fhir::parse_resource(sr.json);
         if (!parsed.ok()) return make_error(Errc::integrity, ref(row.type, row.id) + ": stored JSON does not parse");
-        if (!q.residual(*parsed)) continue;
+        if (!q.residual(*parsed)) return true;
       }
       const bool on_page = matched >= q.offset && matched < page_end;
       if (on_page) {
         MV_ASSIGN(bool shown, admit(ctx, Action::search, sr, row.compartment));  // labels, redaction
-        if (!shown) continue;
+        if (!shown) return true;
       } else if (sr.json.find("\"security\"") != std::string::npos) {
         MV_ASSIGN(bool shown, admit_labels(ctx, Action::search, sr, row.compartment));
-        if (!shown) continue;
+        if (!shown) return true;
       }
       e.flagged = e.flagged || d.flagged;
       if (matched++ >= page_end) {
         res.more = true;
         if (!count_all) {
           exhausted = false;
-          break;
+          return false;
         }
       }
       if (on_page) {
         res.page.push_back(std::move(sr));
         if (!row.compartment.empty()) patients.insert(row.compartment);
       }
-    }
+      return true;
+    };
+    MV_TRY(c_.store->scan(f, [&](const store::VersionRow& row) {
+      auto go_on = visit(row);
+      if (!go_on.ok()) failed = go_on.error();
+      return go_on.ok() && *go_on;
+    }));
+    MV_TRY(failed);
     if (exhausted) res.total = matched;
     // An early stop knows a lower bound only.
     e.detail = (exhausted ? "total=" : "total>=") + std::to_string(matched);
@@ -633,12 +642,16 @@ class RepositoryImpl final : public Repository {
     return StoredResource{r.type, r.id, version, now, deleted, std::move(json)};
   }
 
+  // Commits a change with its audit entries. For a caller that answers only
+  // once the change is durable (RequestContext::unsynced_write), without
+  // waiting for the disk.
   Status commit(store::Transaction& txn, KeyManager::Staging& staging,
-                std::vector<audit::Entry> entries) {
+                std::vector<audit::Entry> entries, bool* unsynced = nullptr) {
     Status st = c_.audit->add(txn, std::move(entries));
-    if (st.ok()) st = txn.commit();
+    if (st.ok()) st = unsynced ? txn.commit_unsynced() : txn.commit();
     c_.audit->after_commit(st.ok());
     if (!st.ok()) return st;
+    if (unsynced) *unsynced = true;
     staging.commit();
     return ok_status();
   }
@@ -762,7 +775,7 @@ class RepositoryImpl final : public Repository {
       }
       entries.push_back(std::move(e));
     }
-    MV_TRY(commit(*txn, staging, std::move(entries)));
+    MV_TRY(commit(*txn, staging, std::move(entries), ctx.unsynced_write));
     for (const auto& p : touched) facts_.invalidate(p);
     return out;
   }

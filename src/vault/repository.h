@@ -35,6 +35,11 @@ struct RequestContext {
   // Vault::audit_async and releases nothing before it reports success.
   // Entries of writes commit with the change and never come here.
   std::vector<audit::Entry>* deferred_audit = nullptr;
+  // Set by the same caller: a resource write then commits without waiting
+  // for the disk (store::Transaction::commit_unsynced) and sets *this; the
+  // caller answers only after audit::Log::append_async (with the entries
+  // held, or none) has reported everything committed before it durable.
+  bool* unsynced_write = nullptr;
 };
 
 // A stored version as handed to callers. `json` is the resource as stored

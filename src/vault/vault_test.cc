@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cstdio>
 #include <filesystem>
+#include <future>
 #include <thread>
 #include <tuple>
 
@@ -98,6 +99,36 @@ TEST_F(VaultTest, CreateReadUpdateDeleteHistory) {
   auto bad_id = repo().read(ctx_, "Patient", "../etc/passwd");
   ASSERT_FALSE(bad_id.ok());
   EXPECT_EQ(bad_id.error().code, Errc::invalid);
+}
+
+// The server's road (RequestContext::deferred_audit and unsynced_write): a
+// write commits without waiting for the disk and says so, its audit entry
+// committed with it (never held); a read holds its entry and writes nothing;
+// an empty append to the log then reports the write durable.
+TEST_F(VaultTest, DeferredWritesCommitUnsyncedAndReadsHoldTheirEntries) {
+  std::vector<audit::Entry> held;
+  bool unsynced = false;
+  RequestContext server = ctx_;
+  server.deferred_audit = &held;
+  server.unsynced_write = &unsynced;
+  auto before = vault_->audit_log()->size();
+  auto c = repo().create(server, patient("x", "Lefevre"));
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_TRUE(unsynced);
+  EXPECT_TRUE(held.empty());
+  EXPECT_EQ(vault_->audit_log()->size(), before + 1);
+  std::promise<Status> durable;
+  vault_->audit_log()->append_async({}, [&](Status st) { durable.set_value(std::move(st)); });
+  const Status st = durable.get_future().get();
+  EXPECT_TRUE(st.ok()) << st.error().message;
+
+  unsynced = false;
+  auto r = repo().read(server, "Patient", c->id);
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE(unsynced);
+  ASSERT_EQ(held.size(), 1u);
+  EXPECT_EQ(held[0].action, "read");
+  EXPECT_EQ(vault_->audit_log()->size(), before + 1);
 }
 
 TEST_F(VaultTest, CreateAssignsIdAndValidates) {
