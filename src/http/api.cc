@@ -209,6 +209,13 @@ Response Api::dispatch(const Request& req) {
   if (route.kind == RouteKind::api && sessions)
     if (auto r = handle_sign_in(*sessions, req, target->segments)) return finish(std::move(*r));
 
+  // A FHIR GET reads in one snapshot, from authentication to the last
+  // resource: one read transaction instead of one per query (it writes only
+  // what it never reads back: audit entries, policy-facts summaries).
+  std::unique_ptr<store::ReadScope> snapshot;
+  if (req.method == "GET" && route.kind != RouteKind::api && route.kind != RouteKind::metrics)
+    snapshot = vault_.read_scope();
+
   // Everything below needs a subject (metrics only off loopback): a bearer
   // token, else a session cookie.
   const std::string_view token = bearer_token(req.authorization);

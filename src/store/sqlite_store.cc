@@ -411,6 +411,14 @@ std::optional<Error> register_stream_vfs() {
 
 class SqliteStore;
 
+// The reader connection a read scope of this thread holds, in a read
+// transaction (BEGIN ... COMMIT around the scope): Store::read_scope().
+struct PinnedReader {
+  const SqliteStore* store = nullptr;
+  Conn* conn = nullptr;
+};
+thread_local PinnedReader pinned_;
+
 // Group fsync of the WAL file. A committer takes a ticket after its COMMIT
 // (commit_unsynced() callers: Store::sync() takes one later), then waits
 // until a sync that started after its ticket was issued has finished; one
@@ -1302,14 +1310,41 @@ class SqliteStore final : public Store {
   }
 
  private:
-  // A reader connection, returned to the pool when the handle dies.
+  // A reader connection, returned to the pool when the handle dies (unless
+  // it is the one a read scope pinned to this thread).
   struct ReaderDeleter {
     SqliteStore* s;
-    void operator()(Conn* c) const { s->give_back(c); }
+    bool pooled = true;
+    void operator()(Conn* c) const {
+      if (pooled) s->give_back(c);
+    }
   };
   using ReaderHandle = std::unique_ptr<Conn, ReaderDeleter>;
 
+  class SqliteReadScope final : public ReadScope {
+   public:
+    explicit SqliteReadScope(ReaderHandle c) : c_(std::move(c)) {}
+    ~SqliteReadScope() override {
+      pinned_ = PinnedReader{};
+      (void)c_->exec("COMMIT");  // ends the read transaction; the connection goes back to the pool
+    }
+
+   private:
+    ReaderHandle c_;
+  };
+
+ public:
+  std::unique_ptr<ReadScope> read_scope() override {
+    if (pinned_.store == this) return nullptr;  // the outer scope holds
+    auto c = reader();
+    if (!c.ok() || !(*c)->exec("BEGIN").ok()) return nullptr;  // then each read is its own transaction
+    pinned_ = {this, c->get()};
+    return std::make_unique<SqliteReadScope>(std::move(*c));
+  }
+
+ private:
   Result<ReaderHandle> reader() {
+    if (pinned_.store == this) return ReaderHandle(pinned_.conn, ReaderDeleter{this, false});
     {
       std::lock_guard<std::mutex> lock(pool_mu_);
       if (!pool_.empty()) {

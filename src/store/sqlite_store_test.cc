@@ -2,6 +2,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <thread>
 
 #include "store/sqlite_schema.h"
 #include "store/store_conformance.h"
@@ -71,6 +72,45 @@ TEST(SqliteStore, UsesWalAndNoTempFiles) {
     auto name = e.path().filename().string();
     EXPECT_TRUE(name == "vault.db" || name == "vault.db-wal" || name == "vault.db-shm") << name;
   }
+}
+
+// A read scope: this thread's reads share one snapshot taken at its first
+// read (a commit made after it is not seen until the scope ends), a nested
+// scope is refused (the outer one holds), other threads see the commit.
+TEST(SqliteStore, ReadScopeIsOneSnapshotForThisThread) {
+  auto dir = fresh_dir();
+  auto s = open_sqlite(dir / "vault.db");
+  ASSERT_TRUE(s.ok());
+  Store& st = **s;
+  auto put = [&](const std::string& v) {
+    auto txn = st.begin();
+    ASSERT_TRUE(txn.ok());
+    ASSERT_TRUE((*txn)->put_meta("k", v).ok());
+    ASSERT_TRUE((*txn)->commit().ok());
+  };
+  put("one");
+  {
+    auto scope = st.read_scope();
+    ASSERT_NE(scope, nullptr);
+    EXPECT_EQ(st.read_scope(), nullptr);
+    auto before = st.meta("k");
+    ASSERT_TRUE(before.ok() && before->has_value());
+    EXPECT_EQ(**before, "one");
+    put("two");
+    auto inside = st.meta("k");
+    ASSERT_TRUE(inside.ok() && inside->has_value());
+    EXPECT_EQ(**inside, "one");
+    std::string elsewhere;
+    std::thread([&] {
+      auto v = st.meta("k");
+      if (v.ok() && v->has_value()) elsewhere = **v;
+    }).join();
+    EXPECT_EQ(elsewhere, "two");
+  }
+  auto after = st.meta("k");
+  ASSERT_TRUE(after.ok() && after->has_value());
+  EXPECT_EQ(**after, "two");
+  EXPECT_NE(st.read_scope(), nullptr);
 }
 
 }  // namespace

@@ -177,6 +177,11 @@ class Transaction {
   virtual Status commit_unsynced() { return commit(); }
 };
 
+class ReadScope {
+ public:
+  virtual ~ReadScope() = default;
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -186,6 +191,13 @@ class Store {
   // Returns once every transaction committed before the call is on disk
   // (SQLite: one fdatasync of the WAL, shared by concurrent callers).
   virtual Status sync() { return ok_status(); }
+  // Until the returned object is destroyed, every read this thread makes
+  // through the store shares one read transaction: one snapshot, one WAL
+  // read lock and one page cache for a whole request (SQLite; nullptr, and
+  // nothing changes, on other engines or inside another scope). Writes are
+  // not affected, but reads in the scope do not see commits made after its
+  // first read: for requests that do not read back what they write.
+  virtual std::unique_ptr<ReadScope> read_scope() { return nullptr; }
 
   virtual Result<std::optional<VersionRow>> current(const std::string& type,
                                                     const std::string& id) = 0;

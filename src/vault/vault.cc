@@ -88,6 +88,7 @@ class VaultImpl final : public Vault {
     return query_audit(*core_, ctx, q);
   }
   audit::Log* audit_log() override { return core_->audit.get(); }
+  std::unique_ptr<store::ReadScope> read_scope() override { return core_->store->read_scope(); }
   Result<std::unique_ptr<audit::SyslogForwarder>> forward_audit_to_syslog(
       audit::SyslogOptions opts) override {
     return audit::SyslogForwarder::start(*core_->audit, *core_->store, std::move(opts));

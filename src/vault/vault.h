@@ -122,6 +122,9 @@ class Vault {
   // prove, export), which record their own entries. nullptr for a vault
   // without one (test doubles).
   virtual audit::Log* audit_log() { return nullptr; }
+  // One read transaction for the reads this thread makes until the object
+  // dies (store::Store::read_scope): the server wraps each FHIR GET in one.
+  virtual std::unique_ptr<store::ReadScope> read_scope() { return nullptr; }
   // Starts forwarding the audit log to a syslog collector (the forwarded
   // position is kept in the store); it runs until the returned object is
   // destroyed, which must happen before the vault is.
