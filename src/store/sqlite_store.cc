@@ -98,14 +98,12 @@ class Conn {
     return ok_status();
   }
 
-  // A cached statement, reset and with bindings cleared.
+  // A cached statement, reset and with bindings cleared. A statement still
+  // stepping is refused rather than reset under its caller: a visitor that
+  // re-ran the query it is visiting, on a connection a read scope pinned.
   Result<sqlite3_stmt*> stmt(const char* sql) {
     auto it = stmts_.find(sql);
-    if (it != stmts_.end()) {
-      sqlite3_reset(it->second);
-      sqlite3_clear_bindings(it->second);
-      return it->second;
-    }
+    if (it != stmts_.end()) return reuse(it->second);
     sqlite3_stmt* st = nullptr;
     if (sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, nullptr) != SQLITE_OK)
       return db_error(db_, "prepare");
@@ -117,14 +115,15 @@ class Conn {
   // tokens), keyed by its text; at most kMaxBuilt shapes are kept.
   Result<sqlite3_stmt*> built(const std::string& sql) {
     auto it = built_.find(sql);
-    if (it != built_.end()) {
-      sqlite3_reset(it->second);
-      sqlite3_clear_bindings(it->second);
-      return it->second;
-    }
-    if (built_.size() >= kMaxBuilt) {
-      for (auto& [k, st] : built_) sqlite3_finalize(st);
-      built_.clear();
+    if (it != built_.end()) return reuse(it->second);
+    if (built_.size() >= kMaxBuilt) {  // drop the shapes no caller is stepping
+      for (auto it2 = built_.begin(); it2 != built_.end();)
+        if (sqlite3_stmt_busy(it2->second)) {
+          ++it2;
+        } else {
+          sqlite3_finalize(it2->second);
+          it2 = built_.erase(it2);
+        }
     }
     sqlite3_stmt* st = nullptr;
     if (sqlite3_prepare_v3(db_, sql.c_str(), -1, SQLITE_PREPARE_PERSISTENT, &st, nullptr) != SQLITE_OK)
@@ -135,6 +134,12 @@ class Conn {
 
  private:
   static constexpr size_t kMaxBuilt = 64;
+  Result<sqlite3_stmt*> reuse(sqlite3_stmt* st) {
+    if (sqlite3_stmt_busy(st)) return make_error(Errc::internal, "a database query was re-entered while it runs");
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return st;
+  }
   explicit Conn(sqlite3* db) : db_(db) {}
   sqlite3* db_;
   std::unordered_map<const char*, sqlite3_stmt*> stmts_;
