@@ -104,9 +104,7 @@ class Conn {
   Result<sqlite3_stmt*> stmt(const char* sql) {
     auto it = stmts_.find(sql);
     if (it != stmts_.end()) return reuse(it->second);
-    sqlite3_stmt* st = nullptr;
-    if (sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, nullptr) != SQLITE_OK)
-      return db_error(db_, "prepare");
+    MV_ASSIGN(sqlite3_stmt * st, prepare(sql));
     stmts_.emplace(sql, st);
     return st;
   }
@@ -125,15 +123,19 @@ class Conn {
           it2 = built_.erase(it2);
         }
     }
-    sqlite3_stmt* st = nullptr;
-    if (sqlite3_prepare_v3(db_, sql.c_str(), -1, SQLITE_PREPARE_PERSISTENT, &st, nullptr) != SQLITE_OK)
-      return db_error(db_, "prepare");
+    MV_ASSIGN(sqlite3_stmt * st, prepare(sql.c_str()));
     built_.emplace(sql, st);
     return st;
   }
 
  private:
   static constexpr size_t kMaxBuilt = 64;
+  Result<sqlite3_stmt*> prepare(const char* sql) {
+    sqlite3_stmt* st = nullptr;
+    if (sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, nullptr) != SQLITE_OK)
+      return db_error(db_, "prepare");
+    return st;
+  }
   Result<sqlite3_stmt*> reuse(sqlite3_stmt* st) {
     if (sqlite3_stmt_busy(st)) return make_error(Errc::internal, "a database query was re-entered while it runs");
     sqlite3_reset(st);
