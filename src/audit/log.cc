@@ -126,7 +126,48 @@ Result<std::unique_ptr<Log>> Log::open(store::Store& store, LogKeys keys, LogOpt
       log->chain_ = rows[0].chain;
   }
   MV_TRY(log->restore_tree(n));
+  MV_TRY(log->recover_orphans());
   return log;
+}
+
+// Entries of committed changes that the store's log lost in a power cut
+// (store::Transaction::take_audit_orphans): appended again, after the last
+// entry that survived, with new sequence numbers and chain values. Their
+// bytes are those the change recorded.
+Status Log::recover_orphans() {
+  MV_ASSIGN(const bool any, store_.has_audit_orphans());
+  if (!any || !damaged_.empty()) return ok_status();
+  MV_ASSIGN(auto txn, store_.begin());
+  MV_ASSIGN(auto orphans, txn->take_audit_orphans());
+  std::vector<Entry> entries;
+  for (const auto& o : orphans) {
+    Entry e;
+    if (!parse_canonical(o.entry, e).ok())
+      return make_error(Errc::integrity, "an audit entry kept for recovery is not a canonical entry");
+    entries.push_back(std::move(e));
+  }
+  const uint64_t first = orphans.empty() ? 0 : orphans.front().seq, last = orphans.empty() ? 0 : orphans.back().seq;
+  const uint64_t at = seq_ + 1;
+  Status st = add(*txn, std::move(entries), /*sealed=*/true);
+  if (st.ok() && !orphans.empty()) {  // for the privacy officer: the log lost entries and got some back
+    Entry e;
+    e.time_ms = opt_.clock->now_ms();
+    e.user = "medvault";
+    e.role = "system";
+    e.action = "security-event";
+    e.address = "localhost";
+    e.outcome = "0";
+    e.flagged = true;
+    e.explanation = "audit log recovery";
+    e.detail = "the log's files ended at entry " + std::to_string(at - 1) + "; " + std::to_string(orphans.size()) +
+               " entries of committed changes (first written as " + std::to_string(first) + ", last as " +
+               std::to_string(last) + ") appended again as " + std::to_string(at) + ".." +
+               std::to_string(at + orphans.size() - 1) + " (a power cut, or the files were cut short)";
+    st = add(*txn, {std::move(e)});
+  }
+  if (st.ok()) st = txn->commit();
+  after_commit(st.ok());
+  return st;
 }
 
 // The last checkpoint's frontier is trusted only if it gives the root that
@@ -135,6 +176,11 @@ Result<std::unique_ptr<Log>> Log::open(store::Store& store, LogKeys keys, LogOpt
 Status Log::restore_tree(uint64_t n) {
   merkle::Tree t;
   MV_ASSIGN(auto last, store_.last_audit_checkpoint());
+  // Entries a signed checkpoint covers are gone: appending would give their
+  // sequence numbers to other entries.
+  if (last && last->size > n && damaged_.empty())
+    damaged_ = "audit entry " + std::to_string(n + 1) + " is missing: the log ends at " + std::to_string(n) +
+               " entries but a signed checkpoint covers " + std::to_string(last->size);
   if (last && last->size <= n && last->frontier.size() == std::popcount(last->size) * kHash) {
     auto cp = verify_checkpoint(last->note, vkey_, opt_.origin);
     if (cp.ok() && cp->size == last->size) {
@@ -176,7 +222,9 @@ Result<store::AuditCheckpointRow> Log::sign(const merkle::Tree& tree) const {
 
 std::string Log::verifier_key() const { return format_verifier_key(vkey_); }
 
-Status Log::add(store::Transaction& txn, std::vector<Entry> entries) {
+Status Log::add(store::Transaction& txn, std::vector<Entry> entries) { return add(txn, std::move(entries), false); }
+
+Status Log::add(store::Transaction& txn, std::vector<Entry> entries, bool sealed) {
   std::lock_guard<std::mutex> lock(head_mu_);
   if (!damaged_.empty())
     return make_error(Errc::unavailable, damaged_ + "; run medvault audit verify");
@@ -192,7 +240,7 @@ Status Log::add(store::Transaction& txn, std::vector<Entry> entries) {
   std::vector<store::AuditCheckpointRow> checkpoints;
   rows.reserve(entries.size());
   for (auto& e : entries) {
-    if (!e.detail.empty()) e.detail = to_base64(crypto::seal(detail_key_, kDetailAd, e.detail));
+    if (!sealed && !e.detail.empty()) e.detail = to_base64(crypto::seal(detail_key_, kDetailAd, e.detail));
     store::AuditRow row;
     row.seq = ++seq;
     row.time_ms = e.time_ms;

@@ -150,6 +150,9 @@ class Log {
  private:
   Log(store::Store& store, LogKeys keys, LogOptions options);
   Status write_batch(std::vector<Entry> batch);
+  // add() of entries whose detail is already sealed (entries read back).
+  Status add(store::Transaction& txn, std::vector<Entry> entries, bool sealed);
+  Status recover_orphans();
   Status restore_tree(uint64_t n);
   // Entries another process appended (a CLI command while the server runs)
   // since this Log last wrote: verifies their MAC chain and advances the

@@ -7,12 +7,15 @@
 
 #include <atomic>
 #include <filesystem>
+#include <fstream>
+#include <functional>
 #include <future>
 #include <map>
 #include <mutex>
 #include <random>
 
 #include "crypto/secret.h"
+#include "store/audit_files_test_util.h"
 
 namespace medvault::audit {
 namespace {
@@ -52,6 +55,26 @@ class LogTest : public ::testing::Test {
     fs::remove_all(dir_);
   }
 
+  // The store and the log opened again, as after a restart.
+  void reopen_store(uint64_t every = 10) {
+    log_.reset();
+    store_.reset();
+    auto s = store::open_sqlite(dir_ / "vault.db");
+    ASSERT_TRUE(s.ok()) << s.error().message;
+    store_ = std::move(s).value();
+    reopen(every);
+  }
+  // Rewrites the stored entries (store/audit_files_test_util.h), with the
+  // records at the 1-based positions `torn` failing their checksum, then
+  // reopens.
+  void tamper(const std::function<void(std::vector<store::AuditRow>&)>& edit, std::vector<size_t> torn = {}) {
+    log_.reset();
+    store_.reset();
+    auto rows = store::testing::read_audit_rows(dir_ / "vault.db");
+    edit(rows);
+    store::testing::write_audit_rows(dir_ / "vault.db", rows, torn);
+    reopen_store();
+  }
   void reopen(uint64_t every = 10) {
     log_.reset();
     auto l = Log::open(*store_, keys(), {"medvault.local/test", every});
@@ -249,10 +272,11 @@ TEST_F(LogTest, AsyncAppendWithoutEntriesReportsTheStoreSynced) {
   EXPECT_EQ(log_->size(), 1u);
 }
 
+// Entry 5 unreadable below the checkpoint at 10: the log ends at 4 entries
+// for the store, and a signed checkpoint covers 10.
 TEST_F(LogTest, AsyncAppendToADamagedLogCallsBackWithAnError) {
-  append(0, 5);
-  sql("UPDATE audit SET chain = x'00' WHERE seq = 5");
-  reopen();
+  append(0, 12);
+  tamper([](auto&) {}, {5});
   std::promise<Status> decided;
   log_->append_async({make_entry(9)}, [&](Status st) { decided.set_value(std::move(st)); });
   const Status st = decided.get_future().get();
@@ -260,10 +284,9 @@ TEST_F(LogTest, AsyncAppendToADamagedLogCallsBackWithAnError) {
   EXPECT_EQ(st.error().code, Errc::unavailable);
 }
 
-TEST_F(LogTest, DamagedTailOpensButRefusesAppends) {
-  append(0, 5);
-  sql("UPDATE audit SET leaf_hash=x'00' WHERE seq=5");
-  reopen();
+TEST_F(LogTest, DamageBelowACheckpointOpensButRefusesAppends) {
+  append(0, 12);
+  tamper([](auto&) {}, {5});
   auto st = log_->append(make_entry(9));
   ASSERT_FALSE(st.ok());
   EXPECT_EQ(st.error().code, Errc::unavailable);
@@ -273,9 +296,83 @@ TEST_F(LogTest, DamagedTailOpensButRefusesAppends) {
   EXPECT_NE(rep.error().message.find("audit entry 5:"), std::string::npos) << rep.error().message;
 }
 
+// A power cut tears the end of the last segment: the torn record (and
+// trailing zeros) are cut at open, after the newest checkpoint, and the log
+// goes on. A well-formed record that does not chain is not cut.
+TEST_F(LogTest, ATornTailAfterTheNewestCheckpointIsCutAtOpen) {
+  append(0, 14);  // checkpoint at 10
+  const auto seg = store::testing::last_audit_segment(dir_ / "vault.db");
+  log_.reset();
+  store_.reset();
+  fs::resize_file(seg, fs::file_size(seg) - 7);  // entry 14 torn
+  { std::ofstream(seg, std::ios::binary | std::ios::app) << std::string(3000, '\0'); }
+  reopen_store();
+  EXPECT_EQ(log_->size(), 13u);
+  ASSERT_TRUE(log_->append(make_entry(20)).ok());
+  auto rep = log_->verify();
+  ASSERT_TRUE(rep.ok()) << rep.error().message;
+  EXPECT_EQ(rep->entries, 14u);
+
+  tamper([](auto&) {}, {12});  // entry 12 after the checkpoint: torn, cut with what follows
+  EXPECT_EQ(log_->size(), 11u);
+  ASSERT_TRUE(log_->verify().ok());
+
+  tamper([](auto& rows) { rows[10].chain[0] ^= 1; });  // well formed, forged: kept
+  EXPECT_EQ(log_->size(), 11u);
+  rep = log_->verify();
+  ASSERT_FALSE(rep.ok());
+  EXPECT_NE(rep.error().message.find("audit entry 11: MAC chain broken"), std::string::npos) << rep.error().message;
+}
+
+// A change and its entry commit together, but the log's files are synced
+// after COMMIT: a power cut may keep the change (the WAL reached the disk)
+// and lose the files' tail. The entry copied into the change is appended
+// again at open, after the last entry the files kept; the unacknowledged
+// reads after it are gone, as they should be.
+TEST_F(LogTest, AnEntryOfACommittedChangeLostByTheFilesIsAppendedAgainAtOpen) {
+  append(0, 12);  // checkpoint at 10
+  Entry w = make_entry(50);
+  w.action = "update";
+  w.detail = "free text of the change";
+  {
+    auto txn = store_->begin();
+    ASSERT_TRUE(txn.ok());
+    ASSERT_TRUE((*txn)->put_meta("changed", "yes").ok());
+    ASSERT_TRUE(log_->add(**txn, {w}).ok());
+    ASSERT_TRUE((*txn)->commit_unsynced().ok());  // as the server's writes
+    log_->after_commit(true);
+  }
+  ASSERT_TRUE(store_->sync().ok());
+  const auto written = store::testing::read_audit_rows(dir_ / "vault.db");
+  ASSERT_EQ(written.size(), 13u);
+  append(60, 62);
+  tamper([](auto& rows) { rows.resize(12); });  // the power cut: the files end at 12
+  EXPECT_EQ(log_->size(), 14u);
+  const auto now = store::testing::read_audit_rows(dir_ / "vault.db");
+  ASSERT_EQ(now.size(), 14u);
+  EXPECT_EQ(now[12].entry, written[12].entry) << "the change's entry, byte for byte (detail still sealed)";
+  Entry event;
+  ASSERT_TRUE(parse_canonical(now[13].entry, event).ok());
+  EXPECT_EQ(event.action, "security-event");
+  EXPECT_TRUE(event.flagged);
+  auto detail = log_->open_detail(event.detail);
+  ASSERT_TRUE(detail.ok());
+  EXPECT_NE(detail->find("ended at entry 12; 1 entries of committed changes (first written as 13, last as 13) "
+                         "appended again as 13..13"),
+            std::string::npos)
+      << *detail;
+  auto rep = log_->verify();
+  ASSERT_TRUE(rep.ok()) << rep.error().message;
+  EXPECT_EQ(rep->entries, 14u);
+  reopen_store();  // recovered once: nothing more to do
+  EXPECT_EQ(log_->size(), 14u);
+  ASSERT_TRUE(log_->append(make_entry(70)).ok());
+  EXPECT_TRUE(log_->verify().ok());
+}
+
 TEST_F(LogTest, IndexedColumnsMustMatchTheEntry) {
   append(0, 6);
-  sql("UPDATE audit SET user='mallory' WHERE seq=3");
+  tamper([](auto& rows) { rows[2].user = "mallory"; });
   auto rep = log_->verify();
   ASSERT_FALSE(rep.ok());
   EXPECT_NE(rep.error().message.find("audit entry 3: indexed columns"), std::string::npos)
@@ -298,7 +395,8 @@ TEST_F(LogTest, WitnessCheckpoint) {
   ASSERT_FALSE(rep.ok());
   EXPECT_NE(rep.error().message.find("exported checkpoint rejected"), std::string::npos);
   // Truncated below the witness.
-  sql("DELETE FROM audit WHERE seq > 9; DELETE FROM audit_checkpoint WHERE size > 9");
+  sql("DELETE FROM audit_checkpoint WHERE size > 9");
+  tamper([](auto& rows) { rows.resize(9); });
   rep = log_->verify({*witness});
   ASSERT_FALSE(rep.ok());
   EXPECT_NE(rep.error().message.find("audit entry 10: missing"), std::string::npos) << rep.error().message;

@@ -5,6 +5,8 @@
 #include <boost/json.hpp>
 #include <cstdio>
 
+#include <set>
+
 namespace medvault::backup {
 namespace json = boost::json;
 namespace {
@@ -13,7 +15,9 @@ constexpr std::string_view kFormat = "medvault-backup-manifest";
 constexpr std::string_view kTombFormat = "medvault-backup-pruned";
 constexpr std::string_view kSigContext = "medvault-backup-manifest-v1\n";
 constexpr std::string_view kTombContext = "medvault-backup-pruned-v1\n";
-constexpr size_t kMaxFiles = 64;
+// vault.db, master.seal, the TLS files and the audit log's segments (2^16
+// entries each).
+constexpr size_t kMaxFiles = 65536;
 constexpr size_t kMaxChunksPerFile = 4 << 20;
 
 std::string hex(std::string_view b) {
@@ -214,6 +218,7 @@ Result<Manifest> parse_manifest(std::string_view bytes) {
     MV_ASSIGN(m.new_stored, r.u64("new_stored", uint64_t{1} << 60));
     MV_ASSIGN(auto files, r.arr("files"));
     if (files->size() > kMaxFiles) return bad("too many files");
+    std::set<std::string> names;
     for (const auto& fv : *files) {
       if (!fv.is_object()) return bad("a file entry is not an object");
       Reader fr{fv.get_object()};
@@ -222,8 +227,7 @@ Result<Manifest> parse_manifest(std::string_view bytes) {
       if (f.name.empty() || f.name.front() == '/' || f.name.find("..") != std::string::npos ||
           f.name.find('\\') != std::string::npos)
         return bad("bad file name");
-      for (const auto& other : m.files)
-        if (other.name == f.name) return bad("file " + f.name + " listed twice");
+      if (!names.insert(f.name).second) return bad("file " + f.name + " listed twice");
       MV_ASSIGN(f.size, fr.u64("size", kMaxFileSize));
       MV_ASSIGN(auto chunks, fr.arr("chunks"));
       if (chunks->size() > kMaxChunksPerFile) return bad("too many chunks");

@@ -24,7 +24,7 @@ Status exec(sqlite3* db, const std::string& sql) {
 
 int sqlite_schema_version() { return static_cast<int>(std::size(kMigrations)); }
 
-Status apply_sqlite_migrations(sqlite3* db) {
+Status apply_sqlite_migrations(sqlite3* db, const std::function<Status(int)>& before) {
   sqlite3_stmt* st = nullptr;
   int current = 0;
   if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, nullptr) == SQLITE_OK &&
@@ -38,8 +38,9 @@ Status apply_sqlite_migrations(sqlite3* db) {
                                     "); upgrade medvault");
   for (int v = current; v < latest; ++v) {
     MV_TRY(exec(db, "BEGIN IMMEDIATE"));
-    auto st2 = exec(db, std::string(kMigrations[v]) + "\nPRAGMA user_version=" +
-                            std::to_string(v + 1) + ";");
+    Status st2 = before ? before(v) : ok_status();
+    if (st2.ok())
+      st2 = exec(db, std::string(kMigrations[v]) + "\nPRAGMA user_version=" + std::to_string(v + 1) + ";");
     if (!st2.ok()) {
       (void)exec(db, "ROLLBACK");
       return st2;

@@ -6,12 +6,28 @@
 //
 // Durability: COMMIT runs with synchronous=NORMAL (no fsync while the writer
 // lock is held); Transaction::commit then returns only once an fdatasync of
-// the WAL file made after that COMMIT has completed (WalSync), so what a
+// the WAL file made after that COMMIT has completed (a GroupSync), so what a
 // caller acknowledges survives power loss as with synchronous=FULL, while
-// committers that arrive together share one fsync (group commit). A reader
-// may see a commit before it is durable; whatever it sends out waits for its
-// own audit entry, which is later in the same WAL and so durable only after
-// that commit is.
+// committers that arrive together share one fsync (group commit).
+//
+// The audit log is not in the database: its entries go to append-only
+// segment files beside it (AuditFiles, audit_files.h), under the same writer
+// lock, written at commit before COMMIT. No committed change may outlive its
+// entries in a power cut (an entry may outlive a change that was never
+// acknowledged). So a transaction that changed the database either
+//  - copies its entries into the table audit_pending inside the change, if
+//    it commits with commit_unsynced() (a FHIR write in the server, whose
+//    answer waits for Store::sync) and has at most kOutboxMax entries: the
+//    files become durable with everyone else's, outside the lock; if they
+//    lose the entries, the log appends them again at open
+//    (Transaction::take_audit_orphans); or
+//  - syncs the files before COMMIT, under the lock (commit(): the command
+//    line, imports, sign-ins; and any change that stores a signed
+//    checkpoint, which must never cover entries the files could lose).
+// A transaction that only appends entries (a group of reads) syncs them
+// after releasing the lock, shared with everyone else's. A reader may see a
+// commit before it is durable; whatever it sends out waits for its own
+// audit entry, which is synced after that commit's entries.
 //
 // Checkpoints (copying the WAL back into the database file, with its two
 // fsyncs) run on a background thread with its own connection (Checkpointer),
@@ -33,6 +49,8 @@
 #include <thread>
 #include <unordered_map>
 
+#include "store/audit_files.h"
+#include "store/group_sync.h"
 #include "store/sqlite_schema.h"
 #include "store/store.h"
 
@@ -95,6 +113,16 @@ class Conn {
       sqlite3_free(err);
       return make_error(Errc::io, msg);
     }
+    return ok_status();
+  }
+
+  // Runs a statement without results (BEGIN, COMMIT) from the cache: no
+  // parse per transaction.
+  Status run(const char* sql) {
+    MV_ASSIGN(sqlite3_stmt * st, stmt(sql));
+    const int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) return db_error(db_, sql);
     return ok_status();
   }
 
@@ -229,12 +257,6 @@ AuditCheckpointRow read_checkpoint(sqlite3_stmt* st) {
                             sqlite3_column_int64(st, 1), col_blob(st, 2), col_blob(st, 3)};
 }
 
-std::string_view col_view(sqlite3_stmt* st, int i) {
-  const auto* p = static_cast<const char*>(sqlite3_column_blob(st, i));
-  return p ? std::string_view(p, static_cast<size_t>(sqlite3_column_bytes(st, i)))
-           : std::string_view();
-}
-
 TokenRow read_token(sqlite3_stmt* st) {
   TokenRow t;
   t.hash = col_blob(st, 0);
@@ -247,13 +269,6 @@ TokenRow read_token(sqlite3_stmt* st) {
   t.revoked = sqlite3_column_int(st, 7) != 0;
   return t;
 }
-
-// Audit entries up to this sequence number are in audit_key / audit_time;
-// the ones after it (fewer than kAuditIndexLag) are found by scanning.
-constexpr uint64_t kAuditIndexLag = 4096;
-#define kAuditIndexedSubquery \
-  "SELECT COALESCE((SELECT CAST(value AS INTEGER) FROM meta WHERE key='audit_indexed'),0)"
-constexpr const char* kAuditIndexedSql = kAuditIndexedSubquery;
 
 constexpr const char* kCurrentSql =
     "SELECT type,id,version,key_id,last_updated,deleted,compartment FROM resource "
@@ -426,41 +441,14 @@ struct PinnedReader {
 };
 thread_local PinnedReader pinned_;
 
-// Group fsync of the WAL file. A committer takes a ticket after its COMMIT
-// (commit_unsynced() callers: Store::sync() takes one later), then waits
-// until a sync that started after its ticket was issued has finished; one
-// thread syncs for everyone waiting. The file is opened for each sync:
-// fdatasync on any descriptor flushes the file, and SQLite may recreate the
-// WAL file between two commits of other processes.
-class WalSync {
- public:
-  explicit WalSync(std::string wal_path) : path_(std::move(wal_path)) {}
-
-  uint64_t ticket() { return issued_.fetch_add(1) + 1; }
-
-  Status wait(uint64_t ticket) {
-    std::unique_lock<std::mutex> lk(mu_);
-    while (synced_ < ticket) {
-      if (syncing_) {
-        cv_.wait(lk);
-        continue;
-      }
-      syncing_ = true;
-      const uint64_t upto = issued_.load();
-      lk.unlock();
-      Status st = sync_file();
-      lk.lock();
-      syncing_ = false;
-      if (st.ok()) synced_ = std::max(synced_, upto);
-      cv_.notify_all();
-      if (!st.ok()) return st;
-    }
-    return ok_status();
-  }
-
- private:
-  Status sync_file() const {
-    const int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
+// The WAL's fdatasync for a GroupSync: a committer takes a ticket after its
+// COMMIT (commit_unsynced() callers: Store::sync() takes one later). The
+// file is opened for each sync: fdatasync on any descriptor flushes the
+// file, and SQLite may recreate the WAL file between two commits of other
+// processes.
+std::function<Status()> wal_syncer(std::string path) {
+  return [path = std::move(path)]() -> Status {
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
       if (errno == ENOENT) return ok_status();  // no WAL: everything is in the database file
       return make_error(Errc::io, "cannot open the write-ahead log to sync it");
@@ -469,22 +457,21 @@ class WalSync {
     ::close(fd);
     if (rc != 0) return make_error(Errc::io, "cannot sync the write-ahead log to disk");
     return ok_status();
-  }
+  };
+}
 
-  const std::string path_;
-  std::atomic<uint64_t> issued_{0};
-  std::mutex mu_;
-  std::condition_variable cv_;
-  uint64_t synced_ = 0;
-  bool syncing_ = false;
-};
+// More entries than this in one change: synced before COMMIT rather than
+// copied into it.
+constexpr size_t kOutboxMax = 256;
 
 class SqliteTransaction final : public Transaction {
  public:
-  SqliteTransaction(Conn& c, std::unique_lock<std::mutex> lock, WalSync& sync)
-      : c_(c), lock_(std::move(lock)), sync_(sync) {}
+  SqliteTransaction(Conn& c, std::unique_lock<std::mutex> lock, GroupSync& sync, AuditFiles& audit,
+                    uint64_t audit_base)
+      : c_(c), lock_(std::move(lock)), sync_(sync), audit_(audit), audit_base_(audit_base),
+        changes_at_begin_(sqlite3_total_changes64(c.db())) {}
   ~SqliteTransaction() override {
-    if (!done_) (void)c_.exec("ROLLBACK");
+    if (!done_) (void)c_.run("ROLLBACK");
   }
 
   Result<std::optional<VersionRow>> current(const std::string& type,
@@ -609,45 +596,16 @@ class SqliteTransaction final : public Transaction {
     return ok_status();
   }
 
+  // Kept until commit, when they go to the log's files.
   Status append_audit(const std::vector<AuditRow>& rows) override {
-    MV_ASSIGN(sqlite3_stmt * st,
-              c_.stmt("INSERT INTO audit(seq,time,patient,user,entry,leaf_hash,chain) "
-                      "VALUES(?1,?2,?3,?4,?5,?6,?7)"));
-    for (const auto& a : rows) {
-      sqlite3_reset(st);
-      sqlite3_bind_int64(st, 1, static_cast<int64_t>(a.seq));
-      sqlite3_bind_int64(st, 2, a.time_ms);
-      bind_text(st, 3, a.patient);
-      bind_text(st, 4, a.user);
-      bind_blob(st, 5, a.entry);
-      bind_blob(st, 6, a.leaf_hash);
-      bind_blob(st, 7, a.chain);
-      if (sqlite3_step(st) != SQLITE_DONE) {
-        auto e = db_error(c_.db(), "append audit");
-        sqlite3_reset(st);
-        return e;
-      }
-    }
-    sqlite3_reset(st);
     if (rows.empty()) return ok_status();
-    // The query indexes follow in bulk (schema 0003): a stretch of
-    // kAuditIndexLag entries is indexed by one statement per index.
-    MV_ASSIGN(sqlite3_stmt * ix, c_.stmt(kAuditIndexedSql));
-    Reset rix{ix};
-    if (sqlite3_step(ix) != SQLITE_ROW) return db_error(c_.db(), "audit index position");
-    const auto indexed = static_cast<uint64_t>(sqlite3_column_int64(ix, 0));
-    if (rows.back().seq - indexed < kAuditIndexLag) return ok_status();
-    for (const char* sql :
-         {"INSERT INTO audit_key SELECT 'p:'||patient, seq FROM audit WHERE seq>?1 AND patient<>''",
-          "INSERT INTO audit_key SELECT 'u:'||user, seq FROM audit WHERE seq>?1",
-          "INSERT INTO audit_time SELECT time, seq FROM audit WHERE seq>?1",
-          "INSERT OR REPLACE INTO meta(key,value) "
-          "SELECT 'audit_indexed', MAX(seq) FROM audit WHERE seq>?1"}) {
-      MV_ASSIGN(sqlite3_stmt * q, c_.stmt(sql));
-      Reset rq{q};
-      sqlite3_bind_int64(q, 1, static_cast<int64_t>(indexed));
-      if (sqlite3_step(q) != SQLITE_DONE) return db_error(c_.db(), "index audit entries");
-    }
+    const uint64_t next = audit_base_ + pending_.size() + 1;
+    for (size_t i = 0; i < rows.size(); ++i)
+      if (rows[i].seq != next + i)
+        return make_error(Errc::conflict, rows[i].seq < next
+                                              ? "audit entry " + std::to_string(rows[i].seq) + " already exists"
+                                              : "audit entries must follow entry " + std::to_string(next + i - 1));
+    pending_.insert(pending_.end(), rows.begin(), rows.end());
     return ok_status();
   }
 
@@ -679,7 +637,30 @@ class SqliteTransaction final : public Transaction {
     return ok_status();
   }
 
+  Result<std::vector<AuditRow>> take_audit_orphans() override {
+    std::vector<AuditRow> out;
+    {
+      MV_ASSIGN(sqlite3_stmt * st, c_.stmt("SELECT seq,entry FROM audit_pending WHERE seq>?1 ORDER BY seq"));
+      Reset r{st};
+      sqlite3_bind_int64(st, 1, static_cast<int64_t>(audit_base_));
+      int rc;
+      while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        AuditRow a;
+        a.seq = static_cast<uint64_t>(sqlite3_column_int64(st, 0));
+        a.entry = col_blob(st, 1);
+        out.push_back(std::move(a));
+      }
+      if (rc != SQLITE_DONE) return db_error(c_.db(), "audit orphans");
+    }
+    MV_ASSIGN(sqlite3_stmt * del, c_.stmt("DELETE FROM audit_pending WHERE seq>?1"));
+    Reset r{del};
+    sqlite3_bind_int64(del, 1, static_cast<int64_t>(audit_base_));
+    if (sqlite3_step(del) != SQLITE_DONE) return db_error(c_.db(), "audit orphans");
+    return out;
+  }
+
   Status put_audit_checkpoint(const AuditCheckpointRow& c) override {
+    checkpointed_ = true;
     MV_ASSIGN(sqlite3_stmt * st,
               c_.stmt("INSERT OR IGNORE INTO audit_checkpoint(size,time,note,frontier) "
                       "VALUES(?1,?2,?3,?4)"));
@@ -746,23 +727,68 @@ class SqliteTransaction final : public Transaction {
   }
 
   // Committed and durable, or an error. The writer lock is released before
-  // the fsync, so the next writer starts while this one waits for the disk.
-  Status commit() override {
-    MV_TRY(commit_unsynced());
-    return sync_.wait(sync_.ticket());
-  }
+  // the fsyncs that can wait, so the next writer starts meanwhile.
+  Status commit() override { return finish(true); }
+  Status commit_unsynced() override { return finish(false); }
 
-  Status commit_unsynced() override {
-    MV_TRY(c_.exec("COMMIT"));
+ private:
+  // The audit entries go to the log's files first (synced before COMMIT
+  // if the database changed: see the top of this file); a COMMIT that
+  // fails takes them back out.
+  Status finish(bool durable) {
+    const bool changed = sqlite3_total_changes64(c_.db()) != changes_at_begin_;
+    const bool copied = changed && !durable && !checkpointed_ && !pending_.empty() && pending_.size() <= kOutboxMax;
+    if (copied) MV_TRY(copy_entries());
+    if (!pending_.empty()) {
+      MV_TRY(audit_.append(pending_));
+      Status st = changed && !copied ? audit_.sync() : ok_status();
+      if (!st.ok()) {
+        (void)audit_.truncate(audit_base_);
+        return st;
+      }
+    }
+    if (auto st = c_.run("COMMIT"); !st.ok()) {
+      if (!pending_.empty()) (void)audit_.truncate(audit_base_);
+      return st;
+    }
     done_ = true;
     lock_.unlock();
+    if (!pending_.empty() && !changed) MV_TRY(audit_.sync());
+    if (durable && changed) return sync_.sync_now();
     return ok_status();
   }
 
- private:
+  // The entries into audit_pending, and the rows of earlier changes that
+  // the files now hold on disk out of it.
+  Status copy_entries() {
+    MV_ASSIGN(sqlite3_stmt * del, c_.stmt("DELETE FROM audit_pending WHERE seq<=?1"));
+    {
+      Reset r{del};
+      sqlite3_bind_int64(del, 1, static_cast<int64_t>(audit_.durable()));
+      if (sqlite3_step(del) != SQLITE_DONE) return db_error(c_.db(), "audit pending");
+    }
+    MV_ASSIGN(sqlite3_stmt * st, c_.stmt("INSERT OR REPLACE INTO audit_pending(seq,entry) VALUES(?1,?2)"));
+    for (const auto& a : pending_) {
+      sqlite3_reset(st);
+      sqlite3_bind_int64(st, 1, static_cast<int64_t>(a.seq));
+      bind_blob(st, 2, a.entry);
+      if (sqlite3_step(st) != SQLITE_DONE) {
+        sqlite3_reset(st);
+        return db_error(c_.db(), "audit pending");
+      }
+    }
+    sqlite3_reset(st);
+    return ok_status();
+  }
+
   Conn& c_;
   std::unique_lock<std::mutex> lock_;
-  WalSync& sync_;
+  GroupSync& sync_;
+  AuditFiles& audit_;
+  const uint64_t audit_base_;  // entries in the log when the transaction began
+  const sqlite3_int64 changes_at_begin_;
+  std::vector<AuditRow> pending_;
+  bool checkpointed_ = false;  // a checkpoint row: the files are synced before COMMIT
   bool done_ = false;
 };
 
@@ -839,17 +865,29 @@ class Checkpointer {
 
 class SqliteStore final : public Store {
  public:
-  explicit SqliteStore(std::string path, std::unique_ptr<Conn> writer)
-      : path_(std::move(path)), writer_(std::move(writer)), wal_sync_(path_ + "-wal"),
+  SqliteStore(std::string path, std::unique_ptr<Conn> writer, std::unique_ptr<AuditFiles> audit)
+      : path_(std::move(path)), writer_(std::move(writer)), audit_(std::move(audit)),
+        wal_sync_(wal_syncer(path_ + "-wal")),
         checkpointer_(std::make_unique<Checkpointer>(path_, writer_->db())) {}
 
-  // Makes everything committed so far durable (after migrations).
-  Status sync() override { return wal_sync_.wait(wal_sync_.ticket()); }
+  // Makes everything committed so far durable (after migrations): the
+  // log's files, then the WAL.
+  Status sync() override {
+    MV_TRY(audit_->sync());
+    return wal_sync_.sync_now();
+  }
 
   Result<std::unique_ptr<Transaction>> begin() override {
     std::unique_lock<std::mutex> lock(writer_mu_);
-    MV_TRY(writer_->exec("BEGIN IMMEDIATE"));
-    return std::unique_ptr<Transaction>(new SqliteTransaction(*writer_, std::move(lock), wal_sync_));
+    MV_TRY(writer_->run("BEGIN IMMEDIATE"));
+    // Under SQLite's write lock no other process is appending: the log's
+    // size is exact.
+    auto n = audit_->refresh();
+    if (!n.ok()) {
+      (void)writer_->run("ROLLBACK");
+      return n.error();
+    }
+    return std::unique_ptr<Transaction>(new SqliteTransaction(*writer_, std::move(lock), wal_sync_, *audit_, *n));
   }
 
   Result<std::optional<VersionRow>> current(const std::string& type,
@@ -1021,103 +1059,54 @@ class SqliteStore final : public Store {
                              "deks", [](sqlite3_stmt*) {}, read_dek);
   }
 
-  Result<uint64_t> audit_size() override {
-    return count("SELECT COALESCE(MAX(seq),0) FROM audit", {});
-  }
+  Result<uint64_t> audit_size() override { return audit_->refresh(); }
 
   Result<std::vector<AuditRow>> audit_range(uint64_t first_seq, size_t n) override {
-    return query_all<AuditRow>(
-        "SELECT seq,time,patient,user,entry,leaf_hash,chain FROM audit WHERE seq>=?1 ORDER BY seq LIMIT ?2",
-        "audit range",
-        [&](sqlite3_stmt* st) {
-          sqlite3_bind_int64(st, 1, static_cast<int64_t>(first_seq));
-          sqlite3_bind_int64(st, 2, static_cast<int64_t>(n));
-        },
-        read_audit);
+    std::vector<AuditRow> out;
+    MV_TRY(audit_->scan(first_seq, n, [&](const AuditRowView& v) {
+      out.push_back(row_of(v));
+      return true;
+    }));
+    return out;
   }
 
   Result<std::vector<AuditRow>> audit_by_patient(const std::string& patient,
                                                  size_t limit) override {
-    return audit_by_key(true, patient, limit);
+    if (patient.empty()) return std::vector<AuditRow>();
+    MV_ASSIGN(auto seqs, audit_->find(AuditFiles::Key::patient, patient, limit));
+    return audit_rows(seqs, [&](const AuditRowView& v) { return v.patient == patient; });
   }
 
   Result<std::vector<AuditRow>> audit_by_user(const std::string& user, size_t limit) override {
-    return audit_by_key(false, user, limit);
+    MV_ASSIGN(auto seqs, audit_->find(AuditFiles::Key::user, user, limit));
+    return audit_rows(seqs, [&](const AuditRowView& v) { return v.user == user; });
   }
-
-
-
-
-  // Entries whose patient or user column equals `value`, newest first: the
-  // indexed stretch (audit_key 'p:'/'u:' || value), and the unindexed tail.
-#define MV_AUDIT_BY_KEY_SQL(column, prefix)                                   \
-  "SELECT seq,time,patient,user,entry,leaf_hash,chain FROM audit "          \
-  "WHERE seq>(" kAuditIndexedSubquery ") AND " column "=?1 UNION ALL "      \
-  "SELECT a.seq,a.time,a.patient,a.user,a.entry,a.leaf_hash,a.chain "       \
-  "FROM audit_key k JOIN audit a ON a.seq=k.seq "                           \
-  "WHERE k.key='" prefix "'||?1 AND k.seq<=(" kAuditIndexedSubquery ") "    \
-  "ORDER BY 1 DESC LIMIT ?2"
-  Result<std::vector<AuditRow>> audit_by_key(bool patient, const std::string& value, size_t limit) {
-    return query_all<AuditRow>(
-        patient ? MV_AUDIT_BY_KEY_SQL("patient", "p:") : MV_AUDIT_BY_KEY_SQL("user", "u:"),
-        patient ? "audit by patient" : "audit by user",
-        [&](sqlite3_stmt* st) {
-          bind_text(st, 1, value);
-          sqlite3_bind_int64(st, 2, static_cast<int64_t>(limit));
-        },
-        read_audit);
-  }
-#undef MV_AUDIT_BY_KEY_SQL
 
   Result<std::vector<AuditRow>> audit_in_window(int64_t from_ms, int64_t to_ms,
                                                 size_t limit) override {
-    return query_all<AuditRow>(
-        "SELECT seq,time,patient,user,entry,leaf_hash,chain FROM audit "
-        "WHERE seq>(" kAuditIndexedSubquery ") AND time>=?1 AND time<?2 "
-        "UNION ALL "
-        "SELECT a.seq,a.time,a.patient,a.user,a.entry,a.leaf_hash,a.chain "
-        "FROM audit_time t JOIN audit a ON a.seq=t.seq "
-        "WHERE t.time>=?1 AND t.time<?2 AND t.seq<=(" kAuditIndexedSubquery ") "
-        "ORDER BY 1 DESC LIMIT ?3",
-        "audit in window",
-        [&](sqlite3_stmt* st) {
-          sqlite3_bind_int64(st, 1, from_ms);
-          sqlite3_bind_int64(st, 2, to_ms);
-          sqlite3_bind_int64(st, 3, static_cast<int64_t>(limit));
-        },
-        read_audit);
+    MV_ASSIGN(auto seqs, audit_->find_time(from_ms, to_ms, limit));
+    return audit_rows(seqs, [](const AuditRowView&) { return true; });
   }
 
   Status audit_scan(uint64_t first_seq, uint64_t n,
                     const std::function<bool(const AuditRowView&)>& fn) override {
-    MV_ASSIGN(auto c, reader());
-    MV_ASSIGN(sqlite3_stmt * st,
-              c->stmt("SELECT seq,time,patient,user,entry,leaf_hash,chain FROM audit "
-                      "WHERE seq>=?1 AND seq<?2 ORDER BY seq"));
-    Reset r{st};
-    const uint64_t end = n > INT64_MAX - first_seq ? static_cast<uint64_t>(INT64_MAX) : first_seq + n;
-    sqlite3_bind_int64(st, 1, static_cast<int64_t>(first_seq));
-    sqlite3_bind_int64(st, 2, static_cast<int64_t>(end));
-    AuditRowView v;
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-      v.seq = static_cast<uint64_t>(sqlite3_column_int64(st, 0));
-      v.time_ms = sqlite3_column_int64(st, 1);
-      v.patient = col_view(st, 2);
-      v.user = col_view(st, 3);
-      v.entry = col_view(st, 4);
-      v.leaf_hash = col_view(st, 5);
-      v.chain = col_view(st, 6);
-      if (!fn(v)) return ok_status();
-    }
-    if (rc != SQLITE_DONE) return db_error(c->db(), "audit scan");
-    return ok_status();
+    return audit_->scan(first_seq, n, fn);
   }
 
   Result<std::vector<AuditCheckpointRow>> audit_checkpoints() override {
     return query_all<AuditCheckpointRow>(
         "SELECT size,time,note,frontier FROM audit_checkpoint ORDER BY size", "audit checkpoints",
         [](sqlite3_stmt*) {}, read_checkpoint);
+  }
+
+  Result<bool> has_audit_orphans() override {
+    MV_ASSIGN(const uint64_t n, audit_->refresh());
+    MV_ASSIGN(auto c, reader());
+    MV_ASSIGN(sqlite3_stmt * st, c->stmt("SELECT EXISTS(SELECT 1 FROM audit_pending WHERE seq>?1)"));
+    Reset r{st};
+    sqlite3_bind_int64(st, 1, static_cast<int64_t>(n));
+    if (sqlite3_step(st) != SQLITE_ROW) return db_error(c->db(), "audit orphans");
+    return sqlite3_column_int(st, 0) != 0;
   }
 
   Result<std::optional<AuditCheckpointRow>> last_audit_checkpoint() override {
@@ -1205,9 +1194,7 @@ class SqliteStore final : public Store {
 
   Result<std::vector<std::pair<std::string, std::string>>> metas() override {
     return query_all<std::pair<std::string, std::string>>(
-        // Without the engine's own bookkeeping (the audit index position),
-        // which describes this file only.
-        "SELECT key,value FROM meta WHERE key<>'audit_indexed' ORDER BY key", "meta",
+        "SELECT key,value FROM meta ORDER BY key", "meta",
         [](sqlite3_stmt*) {},
         [](sqlite3_stmt* st) { return std::pair{col_text(st, 0), col_text(st, 1)}; });
   }
@@ -1266,23 +1253,36 @@ class SqliteStore final : public Store {
   // transaction opened first) into a database on the stream VFS above, which
   // hands each page to `sink` as SQLite writes it: no image in memory, no
   // temp file, and the backup's chunking runs while the copy goes on.
-  Result<uint64_t> snapshot(const SnapshotSink& sink) override {
+  //
+  // The audit entries of the copy are those in the log's files when its
+  // read snapshot began, taken under the writer lock (no transaction is
+  // then between writing its entries and committing): every change in the
+  // copy has its entries, and none is missing from them. The files are
+  // append-only, so their first `bytes` bytes can be read after the copy.
+  Result<SnapshotInfo> snapshot(const SnapshotSink& sink) override {
     if (auto e = register_stream_vfs()) return *e;
     MV_ASSIGN(auto src, Conn::open(path_, false));
-    MV_TRY(src->exec("BEGIN"));
-    uint64_t audit_entries = 0;
+    SnapshotInfo info;
     SnapshotStream stream;
     stream.sink = &sink;
     {
+      std::lock_guard<std::mutex> lock(writer_mu_);
+      MV_TRY(writer_->run("BEGIN IMMEDIATE"));
+      struct Release {
+        Conn& c;
+        ~Release() { (void)c.run("ROLLBACK"); }
+      } release{*writer_};
+      MV_TRY(src->exec("BEGIN"));
       OwnedStmt os;
-      if (sqlite3_prepare_v2(src->db(),
-                             "SELECT (SELECT COALESCE(MAX(seq),0) FROM audit), (SELECT page_size FROM pragma_page_size)",
-                             -1, &os.st, nullptr) != SQLITE_OK ||
+      if (sqlite3_prepare_v2(src->db(), "SELECT page_size FROM pragma_page_size", -1, &os.st, nullptr) != SQLITE_OK ||
           sqlite3_step(os.st) != SQLITE_ROW)
         return db_error(src->db(), "snapshot");
-      audit_entries = static_cast<uint64_t>(sqlite3_column_int64(os.st, 0));
-      stream.page = sqlite3_column_int64(os.st, 1);
+      stream.page = sqlite3_column_int64(os.st, 0);
+      MV_ASSIGN(info.audit_entries, audit_->refresh());
     }
+    MV_ASSIGN(auto extents, audit_->extents(info.audit_entries));
+    const std::string dir_name = audit_->dir().filename().string();
+    for (auto& x : extents) info.files.push_back({dir_name + "/" + x.name, audit_->dir() / x.name, x.bytes});
     char name[64];
     std::snprintf(name, sizeof name, "medvault-snapshot-%p", static_cast<void*>(&stream));
     {
@@ -1313,7 +1313,7 @@ class SqliteStore final : public Store {
     if (stream.head.size() != static_cast<size_t>(stream.page))
       return make_error(Errc::internal, "snapshot: SQLite did not write the first page");
     MV_TRY(sink(0, stream.head));
-    return audit_entries;
+    return info;
   }
 
  private:
@@ -1333,7 +1333,7 @@ class SqliteStore final : public Store {
     explicit SqliteReadScope(ReaderHandle c) : c_(std::move(c)) {}
     ~SqliteReadScope() override {
       pinned_ = PinnedReader{};
-      (void)c_->exec("COMMIT");  // ends the read transaction; the connection goes back to the pool
+      (void)c_->run("COMMIT");  // ends the read transaction; the connection goes back to the pool
     }
 
    private:
@@ -1344,7 +1344,7 @@ class SqliteStore final : public Store {
   std::unique_ptr<ReadScope> read_scope() override {
     if (pinned_.store == this) return nullptr;  // the outer scope holds
     auto c = reader();
-    if (!c.ok() || !(*c)->exec("BEGIN").ok()) return nullptr;  // then each read is its own transaction
+    if (!c.ok() || !(*c)->run("BEGIN").ok()) return nullptr;  // then each read is its own transaction
     pinned_ = {this, c->get()};
     return std::make_unique<SqliteReadScope>(std::move(*c));
   }
@@ -1367,6 +1367,29 @@ class SqliteStore final : public Store {
   void give_back(Conn* c) {
     std::lock_guard<std::mutex> lock(pool_mu_);
     pool_.emplace_back(c);
+  }
+
+  static AuditRow row_of(const AuditRowView& v) {
+    return AuditRow{v.seq, v.time_ms, std::string(v.patient), std::string(v.user),
+                    std::string(v.entry), std::string(v.leaf_hash), std::string(v.chain)};
+  }
+
+  // The rows of these entries, in the order given; `match` drops what the
+  // index found by a hash collision.
+  template <typename Match>
+  Result<std::vector<AuditRow>> audit_rows(const std::vector<uint64_t>& seqs, Match match) {
+    std::vector<AuditRow> out;
+    out.reserve(seqs.size());
+    for (uint64_t seq : seqs) {
+      bool found = false;
+      MV_TRY(audit_->scan(seq, 1, [&](const AuditRowView& v) {
+        found = true;
+        if (match(v)) out.push_back(row_of(v));
+        return false;
+      }));
+      if (!found) return make_error(Errc::integrity, "audit entry " + std::to_string(seq) + ": missing");
+    }
+    return out;
   }
 
   static DekRow read_dek(sqlite3_stmt* st) {
@@ -1412,19 +1435,63 @@ class SqliteStore final : public Store {
   std::string path_;
   std::mutex writer_mu_;
   std::unique_ptr<Conn> writer_;
+  std::unique_ptr<AuditFiles> audit_;
   std::mutex pool_mu_;
   std::vector<std::unique_ptr<Conn>> pool_;
-  WalSync wal_sync_;
+  GroupSync wal_sync_;
   // Declared last: stopped (joined) first, while the writer it hooks lives.
   std::unique_ptr<Checkpointer> checkpointer_;
 };
+
+
+// Schema 0005: the rows of the audit table move to the log's files, synced,
+// inside the migration's transaction (the table is dropped by its SQL). Files
+// left by an interrupted attempt are not yet the log: they are rewritten.
+Status move_audit_table(Conn& c, AuditFiles& files) {
+  MV_TRY(files.remove_all());
+  OwnedStmt os;
+  if (sqlite3_prepare_v2(c.db(), "SELECT seq,time,patient,user,entry,leaf_hash,chain FROM audit ORDER BY seq", -1,
+                         &os.st, nullptr) != SQLITE_OK)
+    return db_error(c.db(), "move the audit log");
+  std::vector<AuditRow> batch;
+  int rc;
+  while ((rc = sqlite3_step(os.st)) == SQLITE_ROW) {
+    batch.push_back(read_audit(os.st));
+    if (batch.size() == 10000) {
+      MV_TRY(files.append(batch));
+      batch.clear();
+    }
+  }
+  if (rc != SQLITE_DONE) return db_error(c.db(), "move the audit log");
+  MV_TRY(files.append(batch));
+  return files.sync();
+}
 
 }  // namespace
 
 Result<std::unique_ptr<Store>> open_sqlite(const std::filesystem::path& path) {
   MV_ASSIGN(auto writer, Conn::open(path.string(), true));
-  MV_TRY(apply_sqlite_migrations(writer->db()));
-  auto store = std::make_unique<SqliteStore>(path.string(), std::move(writer));
+  MV_ASSIGN(auto audit, AuditFiles::open(path.string() + "-audit"));
+  MV_TRY(apply_sqlite_migrations(writer->db(), [&](int v) {
+    return v == kAuditFilesMigration ? move_audit_table(*writer, *audit) : ok_status();
+  }));
+  // A power cut may have torn the end of the log: repaired under the write
+  // lock (no other process is appending), after the newest checkpoint only.
+  {
+    MV_TRY(writer->run("BEGIN IMMEDIATE"));
+    auto repaired = [&]() -> Result<uint64_t> {
+      OwnedStmt os;
+      if (sqlite3_prepare_v2(writer->db(), "SELECT COALESCE(MAX(size),0) FROM audit_checkpoint", -1, &os.st,
+                             nullptr) != SQLITE_OK ||
+          sqlite3_step(os.st) != SQLITE_ROW)
+        return db_error(writer->db(), "audit checkpoints");
+      MV_TRY(audit->refresh());
+      return audit->repair_tail(static_cast<uint64_t>(sqlite3_column_int64(os.st, 0)));
+    }();
+    (void)writer->run("ROLLBACK");
+    if (!repaired.ok()) return repaired.error();
+  }
+  auto store = std::make_unique<SqliteStore>(path.string(), std::move(writer), std::move(audit));
   MV_TRY(store->sync());  // migrations (and a new file) are durable before use
   return std::unique_ptr<Store>(std::move(store));
 }

@@ -70,7 +70,8 @@ TEST(SqliteStore, UsesWalAndNoTempFiles) {
   EXPECT_TRUE(fs::exists(dir / "vault.db-wal"));
   for (const auto& e : fs::directory_iterator(dir)) {
     auto name = e.path().filename().string();
-    EXPECT_TRUE(name == "vault.db" || name == "vault.db-wal" || name == "vault.db-shm") << name;
+    EXPECT_TRUE(name == "vault.db" || name == "vault.db-wal" || name == "vault.db-shm" || name == "vault.db-audit")
+        << name;
   }
 }
 

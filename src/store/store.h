@@ -165,6 +165,13 @@ class Transaction {
   // and revoke them). Returns how many rows were deleted.
   virtual Result<uint64_t> purge_sessions(int64_t now_ms, int64_t idle_before_ms) = 0;
 
+  // Entries of committed changes that the log lost (an engine that keeps
+  // its log apart from its data, SQLite, copies the entries of a small
+  // change into the change itself; a power cut can keep the change and lose
+  // the log's copy): removed from that copy and returned, oldest first, for
+  // the log to append again (audit::Log::open). Empty on other engines.
+  virtual Result<std::vector<AuditRow>> take_audit_orphans() { return std::vector<AuditRow>(); }
+
   // Makes every change durable (fsync). The writer lock is held until the
   // Transaction is destroyed, so the caller can finish bookkeeping that must
   // not interleave with the next writer (the audit head). Without commit(),
@@ -252,6 +259,9 @@ class Store {
   // Every checkpoint, by increasing size; the one with the largest size.
   virtual Result<std::vector<AuditCheckpointRow>> audit_checkpoints() = 0;
   virtual Result<std::optional<AuditCheckpointRow>> last_audit_checkpoint() = 0;
+  // Whether Transaction::take_audit_orphans() would find any (a cheap read,
+  // so that opening the log takes the writer lock only when it must).
+  virtual Result<bool> has_audit_orphans() { return false; }
 
   virtual Result<std::optional<std::string>> meta(const std::string& key) = 0;
   // The sealed policy-facts summary of a patient, if one was stored. Not
@@ -290,18 +300,30 @@ class Store {
   // the image once, in ascending offset order, except that a head [0, h)
   // may come last, as one piece (SQLite's first page, whose header is
   // written at the end of the copy); the first piece's offset is h.
-  // Returns the number of audit entries in the copy. An error from `sink`
-  // stops the copy and is returned. Engines that cannot answer Errc::invalid.
+  // Returns the number of audit entries in the copy and the files that
+  // belong to it beside the image (SQLite: the audit log's segments), each
+  // to be copied as its first `bytes` bytes (they only grow: reading them
+  // after the call gives the same bytes). An error from `sink` stops the
+  // copy and is returned. Engines that cannot answer Errc::invalid.
   using SnapshotSink = std::function<Status(uint64_t offset, std::string_view bytes)>;
-  virtual Result<uint64_t> snapshot(const SnapshotSink& sink) {
+  struct SnapshotFile {
+    std::string name;             // relative to the image's directory ("vault.db-audit/0000000000.log")
+    std::filesystem::path path;   // where to read it
+    uint64_t bytes = 0;
+  };
+  struct SnapshotInfo {
+    uint64_t audit_entries = 0;
+    std::vector<SnapshotFile> files;
+  };
+  virtual Result<SnapshotInfo> snapshot(const SnapshotSink& sink) {
     (void)sink;
     return make_error(Errc::invalid, "this storage engine cannot take a backup snapshot");
   }
 };
 
 // Opens (creating if needed) the SQLite store at `path`, applying pending
-// schema migrations. WAL mode, synchronous=FULL, secure_delete, temp_store in
-// memory.
+// schema migrations, with its audit log in the directory `<path>-audit`.
+// WAL mode, secure_delete, temp_store in memory; commit() is durable.
 Result<std::unique_ptr<Store>> open_sqlite(const std::filesystem::path& path);
 
 // Connects to PostgreSQL (`conninfo`: a libpq URI `postgresql://...` or

@@ -180,7 +180,9 @@ class VaultImpl final : public Vault {
     if (ctx.subject.role != "system") return make_error(Errc::forbidden, "only the administrator takes backups");
     VaultSnapshot snap;
     MV_ASSIGN(snap.seal, read_file(dir_ / kSealFile, 1 << 20));
-    MV_ASSIGN(snap.audit_size, core_->store->snapshot(sink));
+    MV_ASSIGN(auto info, core_->store->snapshot(sink));
+    snap.audit_size = info.audit_entries;
+    snap.files = std::move(info.files);
     // Appending catches this process's log up with entries the server wrote
     // meanwhile, so the root at the copy's size is then known.
     auto e = core_->entry(ctx, "backup-create");

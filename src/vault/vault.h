@@ -57,6 +57,9 @@ struct VaultSnapshot {
   std::string seal;          // DIR/master.seal as on disk (the master key stays sealed)
   uint64_t audit_size = 0;   // audit entries in the store copy
   std::string audit_root;    // hex Merkle root at audit_size ("" if unknown)
+  // The store's files beside its image (the audit log's segments), to copy
+  // as their first `bytes` bytes; names are relative to the vault directory.
+  std::vector<store::Store::SnapshotFile> files;
 };
 
 struct VaultStatus {
@@ -157,8 +160,8 @@ class Vault {
   // 8) and the recovery slot's public key. Errc::invalid, with the command
   // that fixes it, when the vault has no recovery kit with a backup key.
   virtual Result<BackupKeys> backup_keys() { return make_error(Errc::invalid, "this vault cannot be backed up"); }
-  // Streams the store copy (vault.db image) to `sink` (store::Store::snapshot)
-  // and audits it (action "backup-create", after the copy, so the entry is
+  // Streams the store copy (vault.db image) to `sink` (store::Store::snapshot),
+  // names the files that go with it (the audit log's segments) and audits it (action "backup-create", after the copy, so the entry is
   // not in it).
   virtual Result<VaultSnapshot> snapshot(const RequestContext& ctx,
                                          const std::function<Status(uint64_t offset, std::string_view)>& sink) {

@@ -16,6 +16,7 @@
 
 #include "audit/entry.h"
 #include "fhir/resource.h"
+#include "store/audit_files_test_util.h"
 #include "vault/access_facts.h"
 
 namespace medvault::vault {
@@ -425,19 +426,12 @@ TEST_F(VaultTest, EveryAccessIsAudited) {
 TEST_F(VaultTest, RefusedWritesAreAudited) {
   auto last_entries = [&](int n) {
     std::vector<audit::Entry> out;
-    with_db([&](sqlite3* db) {
-      sqlite3_stmt* st = nullptr;
-      ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT entry FROM audit ORDER BY seq DESC LIMIT ?", -1, &st, nullptr),
-                SQLITE_OK);
-      sqlite3_bind_int(st, 1, n);
-      while (sqlite3_step(st) == SQLITE_ROW) {
-        audit::Entry e;
-        std::string_view bytes(static_cast<const char*>(sqlite3_column_blob(st, 0)), sqlite3_column_bytes(st, 0));
-        EXPECT_TRUE(audit::parse_canonical(bytes, e).ok());
-        out.insert(out.begin(), e);
-      }
-      sqlite3_finalize(st);
-    });
+    auto rows = store::testing::read_audit_rows(dir_ / "v" / "vault.db");
+    for (size_t i = rows.size() > static_cast<size_t>(n) ? rows.size() - n : 0; i < rows.size(); ++i) {
+      audit::Entry e;
+      EXPECT_TRUE(audit::parse_canonical(rows[i].entry, e).ok());
+      out.push_back(e);
+    }
     return out;
   };
   auto size = [&] { return vault_->status()->audit_entries; };
@@ -489,10 +483,11 @@ TEST_F(VaultTest, RefusedWritesAreAudited) {
 TEST_F(VaultTest, AuditTamperingIsFound) {
   ASSERT_TRUE(repo().update(ctx_, patient("p1", "Martin"), std::nullopt).ok());
   for (int i = 0; i < 5; ++i) ASSERT_TRUE(repo().read(ctx_, "Patient", "p1").ok());
-  with_db([&](sqlite3* db) {
-    ASSERT_EQ(sqlite3_exec(db, "UPDATE audit SET entry=replace(entry,'read','vread') WHERE seq=4",
-                           nullptr, nullptr, nullptr), SQLITE_OK);
-  });
+  auto rows = store::testing::read_audit_rows(dir_ / "v" / "vault.db");
+  ASSERT_GE(rows.size(), 6u);
+  ASSERT_NE(rows[3].entry.find("\"read\""), std::string::npos);
+  rows[3].entry.replace(rows[3].entry.find("\"read\""), 6, "\"vread\"");
+  store::testing::write_audit_rows(dir_ / "v" / "vault.db", rows);
   auto st = vault_->verify();
   ASSERT_FALSE(st.ok());
   EXPECT_NE(st.error().message.find("audit entry 4"), std::string::npos) << st.error().message;

@@ -8,6 +8,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "vault"))
 from vaultlib import SYNTHEA10, Vault, synthea_secrets, medvault_bin  # noqa: E402,F401
+import auditfiles  # noqa: E402,F401
 
 VERIFIER = Path(__file__).resolve().parents[2] / "audit_verifier" / "verify.py"
 INTEGRITY_EXIT = 6

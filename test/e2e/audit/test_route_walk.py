@@ -28,7 +28,6 @@ import collections
 import json
 import os
 import re
-import sqlite3
 import sys
 import time
 import unittest
@@ -37,7 +36,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "http"))
 from medvault_e2e import REPO, Vault  # noqa: E402
-from auditlib import compartment  # noqa: E402
+from auditlib import auditfiles, compartment  # noqa: E402
 
 ROUTER = REPO / "src" / "http" / "router.cc"
 API = REPO / "src" / "http" / "api.cc"
@@ -322,8 +321,6 @@ class RouteWalk(unittest.TestCase):
         cls.tokens["revoked"] = revoked
         cls.tokens["forged"] = "mvt_" + "A" * 43
         cls.srv = v.serve()
-        cls.db = sqlite3.connect(f"file:{os.path.join(v.data, 'vault.db')}?mode=ro", uri=True,
-                                 check_same_thread=False)
         time.sleep(1.1)  # the 1 s token has expired
         cls.state = collections.defaultdict(lambda: "missing")  # an earlier row failed
         cls.results = []  # (label, status, body, seq range, actual entries, expected entries)
@@ -336,19 +333,16 @@ class RouteWalk(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        cls.db.close()
         cls.srv.stop()
         cls.v.close()
 
     @classmethod
     def max_seq(cls):
-        return cls.db.execute("SELECT COALESCE(MAX(seq), 0) FROM audit").fetchone()[0]
+        return auditfiles.size(cls.v.data)
 
     @classmethod
     def entries(cls, first, last):
-        rows = cls.db.execute("SELECT seq, entry FROM audit WHERE seq > ? AND seq <= ? ORDER BY seq",
-                              (first, last)).fetchall()
-        return [json.loads(bytes(e)) for _, e in rows]
+        return [json.loads(r["entry"]) for r in auditfiles.rows(cls.v.data) if first < r["seq"] <= last]
 
     @classmethod
     def run_row(cls, row):

@@ -11,12 +11,11 @@ import json
 import os
 import re
 import socket
-import sqlite3
 import subprocess
 import time
 import unittest
 
-from auditlib import Vault
+from auditlib import Vault, auditfiles
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -184,14 +183,11 @@ class Rsyslog:
 
 def stored_entries(v, after):
     """seq -> entry dict of the stored audit entries with seq > after."""
-    with sqlite3.connect(f"file:{v.data}/vault.db?mode=ro", uri=True) as c:
-        rows = c.execute("SELECT seq, entry FROM audit WHERE seq > ? ORDER BY seq", (after,)).fetchall()
-    return {seq: json.loads(entry) for seq, entry in rows}
+    return {r["seq"]: json.loads(r["entry"]) for r in auditfiles.rows(v.data) if r["seq"] > after}
 
 
 def log_size(v):
-    with sqlite3.connect(f"file:{v.data}/vault.db?mode=ro", uri=True) as c:
-        return c.execute("SELECT COALESCE(MAX(seq), 0) FROM audit").fetchone()[0]
+    return auditfiles.size(v.data)
 
 
 def clinical_calls(srv, doc, front):

@@ -66,11 +66,13 @@ class NoPlaintextAtRest(unittest.TestCase):
             needles = set(MARKERS.values()) | names | sentences
             found = find_clear_text(v.data, needles)
             self.assertEqual(found, [], f"clear text at rest: {found[:10]}")
-            # No stray file: only the seal, the database and its WAL/shm, TLS.
+            # No stray file: only the seal, the database and its WAL/shm, the
+            # audit log's segment, TLS.
             names_on_disk = sorted(os.path.relpath(os.path.join(r, f), v.data)
                                    for r, _d, fs in os.walk(v.data) for f in fs)
             self.assertEqual(names_on_disk, ["master.seal", "tls/cert.pem", "tls/key.pem",
-                                             "vault.db", "vault.db-shm", "vault.db-wal"])
+                                             "vault.db", "vault.db-audit/0000000000.log", "vault.db-shm",
+                                             "vault.db-wal"])
             # Nothing was left in the temporary directory either.
             leftovers = [f for f in os.listdir(tempfile.gettempdir()) if f.startswith("etilqs_")]
             self.assertEqual(leftovers, [])
