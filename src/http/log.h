@@ -11,8 +11,15 @@ namespace medvault::http::log {
 
 enum class Level { info, warn, error };
 
-// Writes {"ts":..., "level":..., <fields>} as one line. Thread-safe.
+// Writes {"ts":..., "level":..., <fields>} as one line, at once. Thread-safe.
 void event(Level level, boost::json::object fields);
+
+// The same for a request's line (event "request"), which may wait up to a
+// second in a buffer with the others: one write for many requests.
+void request(boost::json::object fields);
+
+// Writes what waits (before the process stops).
+void flush();
 
 // Writes the line exactly as given (the listening line that tests parse).
 void raw(std::string_view line);

@@ -257,7 +257,7 @@ class Session : public std::enable_shared_from_this<Session> {
             unsigned version, bool head = false) {
     const double seconds = std::chrono::duration<double>(Clock::now() - start_).count();
     sh_.metrics.observe(method, r.route, r.status, seconds);
-    log::event(log::Level::info, {{"event", "request"},
+    log::request({{"event", "request"},
                                   {"method", method_label(method)},
                                   {"route", r.route},
                                   {"status", r.status},
@@ -533,6 +533,7 @@ Status serve(vault::Vault& vault, const ServeOptions& opts, std::function<void(u
     // Callbacks of appends still in flight post to this io_context: let them
     // finish before it goes away (their handlers are then never run).
     while (shared.held_answers.load() != 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    log::flush();
     return ok_status();
   } catch (const std::exception&) {
     return make_error(Errc::internal, "the HTTP server failed to start or stopped unexpectedly");
