@@ -12,6 +12,7 @@
 // parameter value (they can be ciphertexts or token hashes).
 #include <endian.h>
 #include <libpq-fe.h>
+#include <sodium.h>
 
 #include <condition_variable>
 #include <cstring>
@@ -504,6 +505,18 @@ class PgTransaction final : public Transaction {
     return ok_status();
   }
 
+  // A new random kAuthGeneration, once per transaction (store.h).
+  Status touch_auth() {
+    if (auth_touched_) return ok_status();
+    unsigned char r[16];
+    randombytes_buf(r, sizeof r);
+    char hex[33];
+    sodium_bin2hex(hex, sizeof hex, r, sizeof r);
+    MV_TRY(put_meta(kAuthGeneration, hex));
+    auth_touched_ = true;
+    return ok_status();
+  }
+
   Status put_meta(const std::string& key, const std::string& value) override {
     Params p;
     p.bytes(key).bytes(value);
@@ -539,6 +552,7 @@ class PgTransaction final : public Transaction {
   }
 
   Status put_account(const AccountRow& a) override {
+    MV_TRY(touch_auth());
     Params p;
     p.bytes(a.username).bytes(a.role).bytes(a.data).i64(a.created_ms);
     MV_TRY(run("INSERT INTO account(username,role,data,created) VALUES($1,$2,$3,$4) "
@@ -549,6 +563,7 @@ class PgTransaction final : public Transaction {
   }
 
   Status put_token(const TokenRow& t) override {
+    MV_TRY(touch_auth());
     // SQLite's INSERT OR REPLACE also replaces a row holding the same
     // token_id under another hash.
     Params d;
@@ -568,6 +583,7 @@ class PgTransaction final : public Transaction {
 
   Result<uint64_t> revoke_tokens(const std::string& username,
                                  const std::string& token_id) override {
+    MV_TRY(touch_auth());
     Params p;
     p.bytes(username).bytes(token_id);
     MV_ASSIGN(auto r, run("UPDATE token SET revoked=true WHERE NOT revoked AND "
@@ -577,6 +593,7 @@ class PgTransaction final : public Transaction {
   }
 
   Result<uint64_t> purge_sessions(int64_t now_ms, int64_t idle_before_ms) override {
+    MV_TRY(touch_auth());
     Params p;
     p.i64(now_ms).i64(idle_before_ms);
     MV_ASSIGN(auto r, run("DELETE FROM token WHERE (kind='session'::bytea OR kind LIKE 'session-%'::bytea) AND "
@@ -613,6 +630,7 @@ class PgTransaction final : public Transaction {
   std::unique_lock<std::mutex> lock_;
   bool ended_ = false;
   bool failed_ = false;
+  bool auth_touched_ = false;
 };
 
 // Readers held by this thread (of any PostgresStore): such a thread never

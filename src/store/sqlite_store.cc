@@ -33,6 +33,7 @@
 // fsyncs) run on a background thread with its own connection (Checkpointer),
 // not inside the COMMIT of whichever writer crosses the threshold.
 #include <fcntl.h>
+#include <sodium.h>
 #include <sqlite3.h>
 #include <unistd.h>
 
@@ -609,6 +610,18 @@ class SqliteTransaction final : public Transaction {
     return ok_status();
   }
 
+  // A new random kAuthGeneration, once per transaction (store.h).
+  Status touch_auth() {
+    if (auth_touched_) return ok_status();
+    unsigned char r[16];
+    randombytes_buf(r, sizeof r);
+    char hex[33];
+    sodium_bin2hex(hex, sizeof hex, r, sizeof r);
+    MV_TRY(put_meta(kAuthGeneration, hex));
+    auth_touched_ = true;
+    return ok_status();
+  }
+
   Status put_meta(const std::string& key, const std::string& value) override {
     MV_ASSIGN(sqlite3_stmt * st,
               c_.stmt("INSERT OR REPLACE INTO meta(key,value) VALUES(?1,?2)"));
@@ -674,6 +687,7 @@ class SqliteTransaction final : public Transaction {
   }
 
   Status put_account(const AccountRow& a) override {
+    MV_TRY(touch_auth());
     MV_ASSIGN(sqlite3_stmt * st,
               c_.stmt("INSERT OR REPLACE INTO account(username,role,data,created) "
                       "VALUES(?1,?2,?3,?4)"));
@@ -687,6 +701,7 @@ class SqliteTransaction final : public Transaction {
   }
 
   Status put_token(const TokenRow& t) override {
+    MV_TRY(touch_auth());
     MV_ASSIGN(sqlite3_stmt * st,
               c_.stmt("INSERT OR REPLACE INTO token(hash,token_id,username,kind,created,"
                       "expires,last_used,revoked) VALUES(?1,?2,?3,?4,?5,?6,?7,?8)"));
@@ -705,6 +720,7 @@ class SqliteTransaction final : public Transaction {
 
   Result<uint64_t> revoke_tokens(const std::string& username,
                                  const std::string& token_id) override {
+    MV_TRY(touch_auth());
     MV_ASSIGN(sqlite3_stmt * st,
               c_.stmt("UPDATE token SET revoked=1 WHERE revoked=0 AND "
                       "((?2 <> '' AND token_id=?2) OR (?2 = '' AND username=?1))"));
@@ -716,6 +732,7 @@ class SqliteTransaction final : public Transaction {
   }
 
   Result<uint64_t> purge_sessions(int64_t now_ms, int64_t idle_before_ms) override {
+    MV_TRY(touch_auth());
     MV_ASSIGN(sqlite3_stmt * st,
               c_.stmt("DELETE FROM token WHERE (kind='session' OR kind LIKE 'session-%') AND "
                       "(revoked<>0 OR expires<=?1 OR last_used<=?2)"));
@@ -789,6 +806,7 @@ class SqliteTransaction final : public Transaction {
   const sqlite3_int64 changes_at_begin_;
   std::vector<AuditRow> pending_;
   bool checkpointed_ = false;  // a checkpoint row: the files are synced before COMMIT
+  bool auth_touched_ = false;
   bool done_ = false;
 };
 

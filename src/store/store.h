@@ -122,6 +122,10 @@ struct ScanFilter {
   bool newest_first = false;          // order by last_updated desc, else by id
 };
 
+// The meta key that changes with every account or token change (see
+// Transaction::put_account).
+inline constexpr const char* kAuthGeneration = "auth_generation";
+
 class Transaction {
  public:
   virtual ~Transaction() = default;
@@ -153,6 +157,10 @@ class Transaction {
   // Stores a checkpoint; a row of the same size already stored is kept (the
   // first checkpoint of a size is evidence, never overwritten).
   virtual Status put_audit_checkpoint(const AuditCheckpointRow& row) = 0;
+  // Every transaction that writes account or token rows (these four
+  // methods) also gives meta kAuthGeneration a new random value: a cache
+  // of verified credentials is valid while the value it saw is unchanged,
+  // whichever process or node made the change.
   virtual Status put_account(const AccountRow& row) = 0;  // insert or replace
   virtual Status put_token(const TokenRow& row) = 0;      // insert or replace
   // Revokes the token with this id, or every token of `username` when

@@ -12,6 +12,7 @@
 #include <functional>
 #include <memory>
 #include <span>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -635,6 +636,34 @@ TEST_P(StoreConformance, AccountsAndTokens) {
   t = store_->token(std::string(32, 'b'));
   ASSERT_TRUE(t.ok() && t->has_value());
   EXPECT_TRUE((*t)->revoked);
+}
+
+// Every change of account or token rows gives kAuthGeneration a new value
+// (caches of verified credentials depend on it); other changes do not.
+TEST_P(StoreConformance, AuthGenerationChangesWithAccountsAndTokens) {
+  auto gen = [&] {
+    auto g = store_->meta(kAuthGeneration);
+    EXPECT_TRUE(g.ok());
+    return g.ok() ? g->value_or("") : std::string("?");
+  };
+  auto in_txn = [&](auto&& fn) {
+    auto txn = store_->begin();
+    ASSERT_TRUE(txn.ok());
+    fn(**txn);
+    ASSERT_TRUE((*txn)->commit().ok());
+  };
+  std::set<std::string> seen{gen()};
+  in_txn([](Transaction& t) { ASSERT_TRUE(t.put_account({"alice", "nurse", "{}", 1}).ok()); });
+  EXPECT_TRUE(seen.insert(gen()).second) << "put_account";
+  in_txn([](Transaction& t) { ASSERT_TRUE(t.put_token({std::string(32, 'a'), "id1", "alice", "api", 1, 100, 0, false}).ok()); });
+  EXPECT_TRUE(seen.insert(gen()).second) << "put_token";
+  in_txn([](Transaction& t) { ASSERT_TRUE(t.revoke_tokens("alice", "").ok()); });
+  EXPECT_TRUE(seen.insert(gen()).second) << "revoke_tokens";
+  in_txn([](Transaction& t) { ASSERT_TRUE(t.purge_sessions(1000, 500).ok()); });
+  EXPECT_TRUE(seen.insert(gen()).second) << "purge_sessions";
+  const std::string last = gen();
+  in_txn([](Transaction& t) { ASSERT_TRUE(t.put_meta("other", "x").ok()); });
+  EXPECT_EQ(gen(), last) << "other changes keep it";
 }
 
 TEST_P(StoreConformance, PurgeSessionsDeletesOnlyDeadSessions) {

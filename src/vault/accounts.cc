@@ -2,7 +2,10 @@
 
 #include <sodium.h>
 
+#include <algorithm>
 #include <array>
+#include <mutex>
+#include <unordered_map>
 #include <boost/json.hpp>
 
 #include "access/facts.h"
@@ -197,21 +200,37 @@ class AccountsImpl final : public Accounts {
     } else if (token.size() != kTokenPrefix.size() + 43 || token.substr(0, kTokenPrefix.size()) != kTokenPrefix) {
       reason = "malformed token";
     } else {
-      MV_ASSIGN(auto row, c_.store->token(c_.hash_token(token)));
+      const std::string hash = c_.hash_token(token);
+      // Read before the rows: what is cached is at least as new as it.
+      MV_ASSIGN(auto generation, c_.store->meta(store::kAuthGeneration));
+      const std::string gen = generation.value_or("");
+      const int64_t now = c_.clock->now_ms();
+      {
+        std::lock_guard<std::mutex> lock(verified_mu_);
+        if (auto it = verified_.find(hash); it != verified_.end() && it->second.generation == gen && now < it->second.until_ms)
+          return it->second.subject;
+      }
+      MV_ASSIGN(auto row, c_.store->token(hash));
       if (!row) {
         reason = "unknown token";
       } else {
         user = row->username;
         if (row->revoked) reason = "revoked token " + row->token_id;
-        else if (row->expires_ms <= c_.clock->now_ms()) reason = "expired token " + row->token_id;
+        else if (row->expires_ms <= now) reason = "expired token " + row->token_id;
         else {
           MV_ASSIGN(auto acct, c_.store->account(row->username));
           if (!acct) reason = "token of a removed account";
           else {
             auto a = info_of(*acct);
             if (a.disabled) reason = "disabled account";
-            else if (a.expires_ms && a.expires_ms <= c_.clock->now_ms()) reason = "expired account";
-            else return subject_of(a);
+            else if (a.expires_ms && a.expires_ms <= now) reason = "expired account";
+            else {
+              auto subject = subject_of(a);
+              std::lock_guard<std::mutex> lock(verified_mu_);
+              if (verified_.size() >= kMaxVerified) verified_.clear();
+              verified_[hash] = {gen, subject, a.expires_ms ? std::min(row->expires_ms, a.expires_ms) : row->expires_ms};
+              return subject;
+            }
           }
         }
       }
@@ -240,6 +259,19 @@ class AccountsImpl final : public Accounts {
   }
 
   Core& c_;
+  // Bearer tokens verified, by keyed hash: valid while meta kAuthGeneration
+  // keeps the value it had (every account or token change, by any process or
+  // node, gives it a new one: store.h) and until the token or the account
+  // expires. A read costs one meta lookup instead of the token and account
+  // rows and the account's JSON. Refusals are not kept.
+  struct Verified {
+    std::string generation;
+    access::Subject subject;
+    int64_t until_ms = 0;
+  };
+  static constexpr size_t kMaxVerified = 4096;
+  std::mutex verified_mu_;
+  std::unordered_map<std::string, Verified> verified_;  // guarded by verified_mu_
 };
 
 }  // namespace

@@ -510,6 +510,51 @@ TEST_F(VaultTest, TokensAuthenticateUntilRevokedOrExpired) {
   EXPECT_EQ(r.error().code, Errc::unauthenticated);
 }
 
+// A verified bearer token is cached by the process that checked it, but a
+// change made by another process (the CLI revoking it, an administrator's
+// node disabling the account or changing its role) is seen at the next
+// request: the store's kAuthGeneration changed. Expiry needs no change.
+TEST_F(VaultTest, CachedTokensFollowChangesMadeByAnotherProcess) {
+  class ManualClock final : public Clock {
+   public:
+    int64_t now_ms() const override { return now.load(); }
+    std::atomic<int64_t> now{1'800'000'000'000};
+  } clock;
+  vault_.reset();
+  Unsealer u;
+  u.passphrase = crypto::SecretString("test passphrase for unit tests");
+  auto server = Vault::open(dir_ / "v", u, clock);
+  auto cli = Vault::open(dir_ / "v", u, clock);
+  ASSERT_TRUE(server.ok() && cli.ok());
+  auto& admin = (*cli)->accounts();
+  ASSERT_TRUE(admin.add_user(ctx_, "dr.house", "physician", {}).ok());
+  ASSERT_TRUE(admin.add_user(ctx_, "dr.wilson", "physician", {}).ok());
+  auto t1 = admin.issue_token(ctx_, "dr.house", 60'000);
+  auto t2 = admin.issue_token(ctx_, "dr.house", 600'000);
+  auto t3 = admin.issue_token(ctx_, "dr.wilson", 600'000);
+  ASSERT_TRUE(t1.ok() && t2.ok() && t3.ok());
+  auto& acc = (*server)->accounts();
+  auto auth = [&](const IssuedToken& t) { return acc.authenticate_bearer(t.token, "127.0.0.1"); };
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(auth(*t1).ok() && auth(*t2).ok() && auth(*t3).ok());
+
+  ASSERT_TRUE(admin.revoke_token(ctx_, t1->token_id).ok());
+  EXPECT_EQ(auth(*t1).error().code, Errc::unauthenticated) << "revoked elsewhere";
+  EXPECT_TRUE(auth(*t2).ok());
+
+  ASSERT_TRUE(admin.set_role(ctx_, "dr.wilson", "nurse").ok());
+  auto s = auth(*t3);
+  EXPECT_FALSE(s.ok() && s->role == "physician") << "a role change ends the cached subject";
+
+  ASSERT_TRUE(admin.set_disabled(ctx_, "dr.house", true).ok());
+  EXPECT_EQ(auth(*t2).error().code, Errc::unauthenticated) << "disabled elsewhere";
+  ASSERT_TRUE(admin.set_disabled(ctx_, "dr.house", false).ok());
+  auto t4 = admin.issue_token(ctx_, "dr.house", 60'000);
+  ASSERT_TRUE(t4.ok());
+  ASSERT_TRUE(auth(*t4).ok());
+  clock.now += 60'001;
+  EXPECT_EQ(auth(*t4).error().code, Errc::unauthenticated) << "expired while cached";
+}
+
 // The policy's facts (care relationships, consents) are cached per patient.
 // Past kFactsTtlMs they are checked against the compartment: a relationship
 // another process (or node) added is seen then, and facts whose sources did
