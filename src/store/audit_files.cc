@@ -645,26 +645,40 @@ Result<std::vector<uint32_t>> lookup(int fd, uint64_t n, uint64_t hash) {
 
 }  // namespace
 
+// The index file of full segment k is fresh if its header names this
+// segment and the segment's current length (a 48-byte read; the rest is
+// checked when it is loaded).
+bool AuditFiles::index_fresh(uint64_t k, uint64_t seg_bytes) const {
+  const int raw = ::open((dir_ / index_name(k)).c_str(), O_RDONLY | O_CLOEXEC);
+  if (raw < 0) return false;
+  Fd fd(raw);
+  char h[kIndexHeader];
+  return ::pread(fd.fd, h, kIndexHeader, 0) == static_cast<ssize_t>(kIndexHeader) &&
+         std::memcmp(h, kIndexMagic, 8) == 0 && get_le(h + 8, 8) == k * S + 1 && get_le(h + 16, 8) == seg_bytes &&
+         get_le(h + 24, 4) == S;
+}
+
 // The index of full segment k: loaded once, checked against the segment's
-// size and its own checksum, (re)built from the segment if it does not hold.
+// length and its own checksum, (re)built from the segment if it does not
+// hold. Neither needs the segment's records in memory (index_segment).
 Result<std::shared_ptr<const AuditFiles::SegmentIndex>> AuditFiles::segment_index(uint64_t k) {
-  MV_TRY(index_segment(k));
-  uint64_t seg_bytes = 0;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (auto it = indexes_.find(k); it != indexes_.end()) return it->second;
-    const Segment& s = segs_[k];
-    if (!s.present) return entry_error(k * S + 1, "its segment file " + segment_name(k) + " is missing");
-    if (s.bad_header) return entry_error(k * S + 1, "its segment file " + segment_name(k) + " has a bad header");
-    seg_bytes = s.end;
+    if (k >= segs_.size() || !segs_[k].present)
+      return entry_error(k * S + 1, "its segment file " + segment_name(k) + " is missing");
   }
+  const int seg_raw = ::open((dir_ / segment_name(k)).c_str(), O_RDONLY | O_CLOEXEC);
+  if (seg_raw < 0) return entry_error(k * S + 1, "its segment file " + segment_name(k) + " cannot be opened");
+  Fd seg(seg_raw);
+  MV_ASSIGN(const uint64_t seg_bytes, file_size(seg.fd));
   const fs::path path = dir_ / index_name(k);
   auto load = [&]() -> std::shared_ptr<SegmentIndex> {
     const int raw = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (raw < 0) return nullptr;
     Fd fd(raw);
     auto bytes = file_size(fd.fd);
-    if (!bytes.ok() || *bytes < kIndexHeader + 8) return nullptr;
+    if (!bytes.ok() || *bytes < kIndexHeader + 8 || *bytes > kIndexHeader + 2 * S * kPosting + 8) return nullptr;
     std::string all(*bytes, '\0');
     if (::pread(fd.fd, all.data(), all.size(), 0) != static_cast<ssize_t>(all.size())) return nullptr;
     const char* h = all.data();
@@ -681,16 +695,16 @@ Result<std::shared_ptr<const AuditFiles::SegmentIndex>> AuditFiles::segment_inde
   };
   auto ix = load();
   if (!ix) {  // build it: one pass over the segment
-    const int raw = ::open((dir_ / segment_name(k)).c_str(), O_RDONLY | O_CLOEXEC);
-    if (raw < 0) return entry_error(k * S + 1, "its segment file " + segment_name(k) + " cannot be opened");
-    Fd fd(raw);
+    char fh[kFileHeader];
+    if (seg_bytes < kFileHeader || ::pread(seg.fd, fh, kFileHeader, 0) != static_cast<ssize_t>(kFileHeader) ||
+        std::string(fh, kFileHeader) != file_header(k))
+      return entry_error(k * S + 1, "its segment file " + segment_name(k) + " has a bad header");
     std::vector<std::pair<uint64_t, uint32_t>> postings;
     postings.reserve(2 * S);
-    RecordReader r(fd.fd, kFileHeader, seg_bytes);
+    RecordReader r(seg.fd, kFileHeader, seg_bytes);
     AuditRowView v;
     int64_t lo = INT64_MAX, hi = INT64_MIN;
-    uint32_t pos = 0;
-    for (; pos < S; ++pos) {
+    for (uint32_t pos = 0; pos < S; ++pos) {
       if (r.next(v) != RecordReader::kRecord)
         return entry_error(k * S + pos + 1, "malformed record in " + segment_name(k) + " (" + r.why() + ")");
       if (!v.patient.empty()) postings.emplace_back(key_hash('p', v.patient), pos);
@@ -836,6 +850,9 @@ void AuditFiles::indexer_loop() {
         std::lock_guard<std::mutex> stop(ix_mu_);
         if (ix_stop_) return;
       }
+      std::error_code ec;
+      const auto bytes = fs::file_size(dir_ / segment_name(k), ec);
+      if (ec || index_fresh(k, bytes)) continue;
       (void)segment_index(k);  // a failure is the query's to report
     }
     lk.lock();

@@ -126,6 +126,7 @@ class AuditFiles {
   Status sync_tail();
   struct SegmentIndex;
   Result<std::shared_ptr<const SegmentIndex>> segment_index(uint64_t k);
+  bool index_fresh(uint64_t k, uint64_t segment_bytes) const;
   Status index_tail_locked();
   void indexer_loop();
   void request_index();
