@@ -290,6 +290,8 @@ Status AuditFiles::parse_tail_locked() {
     s.count = 0;
     s.end = kFileHeader;
     s.marks.clear();
+    if (tail_keyed_segment_ == k) tail_keyed_segment_ = UINT64_MAX;
+    indexes_.erase(k);
   }
   s.file_bytes = bytes;
   if (!s.bad_header && bytes > s.end) {
@@ -541,12 +543,23 @@ Status AuditFiles::scan(uint64_t first, uint64_t count, const std::function<bool
   uint64_t seq = first;
   while (seq <= last) {
     const uint64_t k = (seq - 1) / S, pos = (seq - 1) % S;
+    bool indexed = false;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!segs_[k].present) return entry_error(seq, "its segment file " + segment_name(k) + " is missing");
+      indexed = segs_[k].indexed;
+    }
+    // A segment read from its first entry needs no marks: it is read once,
+    // and its marks are kept from that pass (audit verify, exports).
+    if (!indexed && pos == 0) {
+      MV_TRY(stream_segment(k, last, seq, fn));
+      continue;
+    }
     MV_TRY(index_segment(k));
     uint64_t mark = 0, at = 0, n = 0, end = 0;
     {
       std::lock_guard<std::mutex> lock(mu_);
       const Segment& s = segs_[k];
-      if (!s.present) return entry_error(seq, "its segment file " + segment_name(k) + " is missing");
       if (s.bad_header) return entry_error(seq, "its segment file " + segment_name(k) + " has a bad header");
       if (pos >= s.count)
         return entry_error(seq, "missing (segment " + segment_name(k) + " holds " + std::to_string(s.count) + " entries)");
@@ -564,10 +577,54 @@ Status AuditFiles::scan(uint64_t first, uint64_t count, const std::function<bool
       if (r.next(v) != RecordReader::kRecord)
         return entry_error(k * S + at + 1, "malformed record in " + segment_name(k) + " (" + r.why() + ")");
       if (at < pos) continue;
-      if (!fn(v)) return ok_status();
+      if (!fn(v)) {
+        seq = UINT64_MAX;
+        break;
+      }
       ++seq;
     }
+    if (seq == UINT64_MAX) break;
   }
+  return ok_status();
+}
+
+// scan() of segment k from its first entry while it has no marks: one pass
+// that visits entries seq .. last (advancing seq; UINT64_MAX once fn stops)
+// and, having seen the whole segment, keeps its marks.
+Status AuditFiles::stream_segment(uint64_t k, uint64_t last, uint64_t& seq,
+                                  const std::function<bool(const AuditRowView&)>& fn) {
+  const int raw = ::open((dir_ / segment_name(k)).c_str(), O_RDONLY | O_CLOEXEC);
+  if (raw < 0) return entry_error(seq, "its segment file " + segment_name(k) + " cannot be opened");
+  Fd fd(raw);
+  Segment s;
+  s.present = s.indexed = true;
+  MV_ASSIGN(s.file_bytes, file_size(fd.fd));
+  char h[kFileHeader];
+  if (s.file_bytes < kFileHeader || ::pread(fd.fd, h, kFileHeader, 0) != static_cast<ssize_t>(kFileHeader) ||
+      std::string(h, kFileHeader) != file_header(k))
+    return entry_error(seq, "its segment file " + segment_name(k) + " has a bad header");
+  RecordReader r(fd.fd, kFileHeader, s.file_bytes);
+  AuditRowView v;
+  bool stopped = false;
+  while (s.count < S && r.next(v) == RecordReader::kRecord) {
+    if (s.count % kMarkEvery == 0) s.marks.push_back(r.rec_off());
+    ++s.count;
+    s.end = r.pos();
+    if (stopped || seq > last) continue;  // read on for the marks
+    if (!fn(v)) {
+      stopped = true;
+      seq = UINT64_MAX;
+      continue;
+    }
+    ++seq;
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (k < segs_.size() && !segs_[k].indexed) segs_[k] = std::move(s);
+  }
+  if (!stopped && seq <= last && seq <= (k + 1) * S)
+    return entry_error(seq, "missing (segment " + segment_name(k) + " holds " + std::to_string(seq - 1 - k * S) +
+                                " entries)");
   return ok_status();
 }
 
@@ -864,10 +921,17 @@ Result<std::vector<AuditFiles::Extent>> AuditFiles::extents(uint64_t n) {
   if (n == 0) return out;
   const uint64_t last = (n - 1) / S;
   for (uint64_t k = 0; k <= last; ++k) {
+    if (k < last) {  // a full segment: the whole file (it only grew to its last entry)
+      std::error_code ec;
+      const auto bytes = fs::file_size(dir_ / segment_name(k), ec);
+      if (ec) return entry_error(k * S + 1, "its segment file " + segment_name(k) + " is missing");
+      out.push_back({segment_name(k), bytes});
+      continue;
+    }
     MV_TRY(index_segment(k));
     std::lock_guard<std::mutex> lock(mu_);
     if (k >= segs_.size() || !segs_[k].present) return entry_error(k * S + 1, "its segment file is missing");
-    const uint64_t pos = k < last ? S : (n - 1) % S + 1;
+    const uint64_t pos = (n - 1) % S + 1;
     if (pos > segs_[k].count) return entry_error(k * S + segs_[k].count + 1, "missing");
     const int raw = ::open((dir_ / segment_name(k)).c_str(), O_RDONLY | O_CLOEXEC);
     if (raw < 0) return io_error("cannot open " + segment_name(k));

@@ -122,6 +122,8 @@ class AuditFiles {
   Status parse_tail_locked();
   Status truncate_to_locked(uint64_t n);
   Status index_segment(uint64_t k);
+  Status stream_segment(uint64_t k, uint64_t last, uint64_t& seq,
+                        const std::function<bool(const AuditRowView&)>& fn);
   Result<uint64_t> locate_locked(uint64_t k, uint64_t pos, int fd);
   Status sync_tail();
   struct SegmentIndex;
