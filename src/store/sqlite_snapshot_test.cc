@@ -176,6 +176,56 @@ TEST(SqliteSnapshot, IsOneConsistentStateWhileAWriterGoesOn) {
   fs::remove_all(f.dir);
 }
 
+// The copy's audit entries are exactly those of the changes in it: each
+// change below writes meta 'n' = i and audit entry i, while snapshots are
+// taken; in every image, n equals the entry count the snapshot reports,
+// and the segment bytes it names hold exactly those entries.
+TEST(SqliteSnapshot, TheAuditEntriesOfTheCopyAreThoseOfItsChanges) {
+  auto f = filled_store();
+  ASSERT_TRUE(f.store);
+  std::atomic<bool> stop{false};
+  std::atomic<uint64_t> committed{0};
+  std::thread writer([&] {
+    for (uint64_t i = 1; !stop.load(); ++i) {
+      auto txn = f.store->begin();
+      if (!txn.ok()) return;
+      if (!(*txn)->put_meta("n", std::to_string(i)).ok()) return;
+      if (!(*txn)->append_audit({{i, 1, "", "u", "change " + std::to_string(i), std::string(32, 'h'),
+                                  std::string(32, 'c')}}).ok())
+        return;
+      if (!(*txn)->commit_unsynced().ok()) return;
+      committed = i;
+    }
+  });
+  while (committed.load() < 20) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  for (int round = 0; round < 3; ++round) {
+    Collected c;
+    auto info = f.store->snapshot(collect(c));
+    ASSERT_TRUE(info.ok()) << info.error().message;
+    const fs::path copy = f.dir / "copy.db";
+    write_image(copy, c.image);
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(copy.c_str(), &db), SQLITE_OK);
+    sqlite3_stmt* st = nullptr;
+    ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key='n'", -1, &st, nullptr), SQLITE_OK);
+    ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+    const uint64_t n = std::stoull(reinterpret_cast<const char*>(sqlite3_column_text(st, 0)));
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    EXPECT_EQ(n, info->audit_entries) << "round " << round;
+    ASSERT_EQ(info->files.size(), 1u);
+    EXPECT_EQ(info->files[0].name, "vault.db-audit/0000000000.log");
+    std::string seg(info->files[0].bytes, '\0');
+    std::ifstream(info->files[0].path, std::ios::binary).read(seg.data(), static_cast<std::streamsize>(seg.size()));
+    const std::string last = "change " + std::to_string(n);
+    EXPECT_EQ(seg.compare(seg.size() - last.size(), last.size(), last), 0) << "the named bytes end at entry n";
+    fs::remove(copy);
+  }
+  stop = true;
+  writer.join();
+  fs::remove_all(f.dir);
+}
+
 TEST(SqliteSnapshot, AnErrorFromTheSinkStopsTheCopyAndIsReturned) {
   auto f = filled_store();
   ASSERT_TRUE(f.store);

@@ -1291,8 +1291,11 @@ class SqliteStore final : public Store {
         ~Release() { (void)c.run("ROLLBACK"); }
       } release{*writer_};
       MV_TRY(src->exec("BEGIN"));
+      // A table read: the read snapshot certainly begins here, under the lock.
       OwnedStmt os;
-      if (sqlite3_prepare_v2(src->db(), "SELECT page_size FROM pragma_page_size", -1, &os.st, nullptr) != SQLITE_OK ||
+      if (sqlite3_prepare_v2(src->db(),
+                             "SELECT (SELECT page_size FROM pragma_page_size), (SELECT COUNT(*) FROM sqlite_master)",
+                             -1, &os.st, nullptr) != SQLITE_OK ||
           sqlite3_step(os.st) != SQLITE_ROW)
         return db_error(src->db(), "snapshot");
       stream.page = sqlite3_column_int64(os.st, 0);
